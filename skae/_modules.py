@@ -1,0 +1,136 @@
+"""Plain ``torch.nn.Module`` building blocks.
+
+Nothing here knows about estimators or the training engine: each module takes
+explicit constructor arguments and maps tensors to tensors.
+"""
+
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "selu": nn.SELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+class MLP(nn.Sequential):
+    """Multi-layer perceptron: ``Linear -> [BatchNorm] -> activation -> [Dropout]``.
+
+    The last layer is a plain ``Linear`` followed by ``output_activation``.
+
+    Parameters
+    ----------
+    in_features : int
+        Width of the input.
+    hidden_sizes : sequence of int
+        Widths of the hidden layers, in order. May be empty.
+    out_features : int
+        Width of the output.
+    activation : str, default="relu"
+        Key of :data:`ACTIVATIONS` used after every hidden layer.
+    dropout : float, default=0.0
+        Dropout probability after every hidden activation.
+    batch_norm : bool, default=False
+        Whether to put a ``BatchNorm1d`` after every hidden ``Linear``.
+    output_activation : str or None, default=None
+        Key of :data:`ACTIVATIONS` applied to the output, or None.
+
+    Shape
+    -----
+    - Input: ``(batch, in_features)``
+    - Output: ``(batch, out_features)``
+    """
+
+    def __init__(
+        self,
+        in_features,
+        hidden_sizes,
+        out_features,
+        *,
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        output_activation=None,
+    ):
+        layers = []
+        width = in_features
+        for size in hidden_sizes:
+            layers.append(nn.Linear(width, size))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(size))
+            layers.append(ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, out_features))
+        if output_activation is not None:
+            layers.append(ACTIVATIONS[output_activation]())
+        super().__init__(*layers)
+        self.in_features = in_features
+        self.out_features = out_features
+
+
+class AutoEncoder(nn.Module):
+    """Encoder and decoder MLPs around a latent code.
+
+    The decoder mirrors the encoder's hidden sizes.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the data.
+    n_components : int
+        Width of the latent code.
+    hidden_sizes : sequence of int
+        Hidden widths of the encoder, from the input towards the code.
+    activation : str, default="relu"
+        Hidden activation (see :data:`ACTIVATIONS`).
+    dropout : float, default=0.0
+        Dropout probability after hidden activations.
+    batch_norm : bool, default=False
+        Whether to use batch normalisation in hidden layers.
+    output_activation : str or None, default=None
+        Activation of the reconstruction, e.g. ``"sigmoid"`` for data in [0, 1].
+
+    Shape
+    -----
+    - Input: ``(batch, n_features)``
+    - Code: ``(batch, n_components)``
+    - Output: ``(batch, n_features)``
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        hidden_sizes,
+        *,
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        output_activation=None,
+    ):
+        super().__init__()
+        hidden = dict(activation=activation, dropout=dropout, batch_norm=batch_norm)
+        self.encoder = MLP(n_features, hidden_sizes, n_components, **hidden)
+        self.decoder = MLP(
+            n_components,
+            tuple(reversed(hidden_sizes)),
+            n_features,
+            output_activation=output_activation,
+            **hidden,
+        )
+
+    def encode(self, x):
+        return self.encoder(x)  # (batch, n_components)
+
+    def decode(self, z):
+        return self.decoder(z)  # (batch, n_features)
+
+    def forward(self, x):
+        return self.decode(self.encode(x))

@@ -1,0 +1,147 @@
+"""The one training engine: a skorch ``NeuralNet`` for reconstruction.
+
+Every skae estimator trains through :class:`ReconstructionNet`. It knows no
+estimator; estimators configure it with
+
+- a module whose ``forward`` returns the reconstruction, or a pair
+  ``(reconstruction, aux_losses)`` where ``aux_losses`` maps names to scalar
+  loss terms that are added to the reconstruction loss (vector quantization,
+  adversaries, ...);
+- a ``corruption`` hook ``f(x, generator) -> x_tilde`` applied to the input of
+  each training batch (denoising), never to the target, never at validation;
+- a criterion for the reconstruction loss.
+
+Data stays in one float32 tensor per fit; batches are index gathers
+(:mod:`skae._data`), so skorch's ``DataLoader`` machinery is bypassed while its
+callbacks, history and device handling are kept.
+"""
+
+import math
+
+import torch
+from skorch import NeuralNet
+from skorch.dataset import unpack_data
+
+from ._data import BatchIterator, TensorData
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+class ReconstructionNet(NeuralNet):
+    """skorch ``NeuralNet`` that trains a module to reconstruct its input.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Returns ``x_hat`` or ``(x_hat, aux_losses)`` from a batch of rows
+        (and ``cond=`` when the data carries conditioning).
+    criterion : type of torch.nn.Module
+        Reconstruction loss class, e.g. ``torch.nn.MSELoss``.
+    validation_fraction : float or None, default=None
+        Fraction of rows held out as validation set; None holds out nothing.
+    corruption : callable or None, default=None
+        ``f(x, generator) -> x_tilde`` applied to training inputs only.
+    generator : torch.Generator or None, default=None
+        CPU source of randomness for shuffling, the split and ``corruption``
+        (on another device, ``corruption`` gets a generator on that device
+        seeded from this one for the duration of each training call).
+    **kwargs
+        Passed to :class:`skorch.NeuralNet`.
+    """
+
+    def __init__(
+        self,
+        module,
+        criterion,
+        *,
+        validation_fraction=None,
+        corruption=None,
+        generator=None,
+        **kwargs,
+    ):
+        super().__init__(module, criterion, train_split=None, **kwargs)
+        self.validation_fraction = validation_fraction
+        self.corruption = corruption
+        self.generator = generator
+
+    # -- data ---------------------------------------------------------------
+    def get_dataset(self, X, y=None):
+        if isinstance(X, TensorData):
+            return X
+        return TensorData(X, y)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        data = self.get_dataset(X, y)
+        frac = self.validation_fraction
+        n = len(data)
+        if not frac or n < 2:
+            return data, None
+        n_valid = min(max(1, int(round(frac * n))), n - 1)
+        perm = torch.randperm(n, generator=self.generator).to(data.X.device)
+        return data.subset(perm[n_valid:]), data.subset(perm[:n_valid])
+
+    def get_iterator(self, dataset, training=False):
+        batch_size = self.batch_size
+        if batch_size == -1:
+            batch_size = len(dataset)
+        if not training:
+            # No gradients are kept: larger batches only cost activations.
+            batch_size = max(batch_size, 4096)
+        return BatchIterator(
+            dataset, batch_size, shuffle=training, generator=self.generator
+        )
+
+    # -- steps --------------------------------------------------------------
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        if self.corruption is not None:
+            Xi = self._corrupt(Xi)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _corrupt(self, Xi):
+        if isinstance(Xi, dict):
+            return {**Xi, "x": self.corruption(Xi["x"], self._noise_generator)}
+        return self.corruption(Xi, self._noise_generator)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self._noise_generator = self.generator
+        device = torch.device(self.device)
+        if device.type != "cpu" and self.generator is not None:
+            seed = torch.randint(2**62, (1,), generator=self.generator).item()
+            self._noise_generator = torch.Generator(device).manual_seed(seed)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        # A device generator neither pickles nor loads across devices.
+        self._noise_generator = None
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        aux_losses = {}
+        if isinstance(y_pred, tuple):
+            y_pred, aux_losses = y_pred
+        loss = self.criterion_(y_pred, y_true)
+        for term in aux_losses.values():
+            loss = loss + term
+        return loss
+
+    # -- divergence ---------------------------------------------------------
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
+        epoch = self.history[-1]
+        for key in ("train_loss", "valid_loss"):
+            for batch in epoch["batches"]:
+                value = batch.get(key)
+                if value is not None and not math.isfinite(value):
+                    raise TrainingDivergedError(
+                        f"Training diverged: the {key.replace('_', ' ')} became "
+                        f"{value} at epoch {epoch['epoch']}. Scale the input "
+                        "(e.g. StandardScaler), lower `lr`, or use a robust "
+                        "`loss` such as 'huber'."
+                    )
