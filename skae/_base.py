@@ -217,6 +217,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             else:
                 # Dropout draws from the global RNG: seed it from the net's own.
                 torch.manual_seed(torch.randint(2**62, (1,), generator=net.generator).item())
+                # Current parameters and rows, e.g. after set_params(noise_level=...).
+                net.corruption = self._corruption(X_tensor)
             stopper = self._configure_callbacks(net, partial)
             net.validation_fraction = (
                 self.validation_fraction if self.early_stopping and not partial else None
@@ -256,11 +258,13 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         optimizer = self.optimizer
         if isinstance(optimizer, str):
             optimizer = OPTIMIZERS[optimizer]
+        # Only optimizers that take weight decay are given it (LBFGS is not).
+        decay = {"optimizer__weight_decay": self.weight_decay} if self.weight_decay else {}
         net = ReconstructionNet(
             module=self._build_module(X_tensor.shape[1]).to(device),
             criterion=LOSSES[self.loss],
             optimizer=optimizer,
-            optimizer__weight_decay=self.weight_decay,
+            **decay,
             lr=self.lr,
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
@@ -480,7 +484,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         counts = rng.multinomial(n_samples, density.weights_)
         Z = np.concatenate(
             [
-                rng.multivariate_normal(mean, cov, size=count, method="cholesky")
+                mean + rng.standard_normal((count, len(mean))) @ np.linalg.cholesky(cov).T
                 for mean, cov, count in zip(density.means_, density.covariances_, counts)
             ]
         )
