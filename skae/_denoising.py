@@ -1,0 +1,375 @@
+"""The denoising autoencoder: rebuild clean rows from corrupted ones.
+
+The estimator is :class:`skae.AutoEncoderTransformer` plus a batch corruption
+handed to the training engine (:class:`skae._net.ReconstructionNet`), which
+applies it to the input of every training batch, never to the target and never
+at validation or inference. The corruptions are small module-level classes
+holding per-feature statistics as tensors, so fitted estimators pickle.
+"""
+
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._autoencoder import AutoEncoderTransformer
+
+NOISES = ("gaussian", "masking", "swap")
+
+
+# -- corruptions -----------------------------------------------------------
+class _FeatureNoise:
+    """Base of the built-in corruptions: per-feature tensors, pickled on CPU.
+
+    Subclasses store their statistics in ``self.stats`` (a dict of tensors of
+    shape ``(n_features,)``) and implement ``__call__(x, generator)``. Nothing
+    is written into ``x``: it may share memory with the target and with the
+    user's array.
+    """
+
+    def __init__(self, noise_level, stats):
+        self.noise_level = float(noise_level)
+        self.stats = stats
+
+    def _stat(self, name, x):
+        stat = self.stats[name]
+        if stat.device != x.device:
+            # Only after unpickling or a device change; then kept there.
+            stat = self.stats[name] = stat.to(x.device)
+        return stat
+
+    def __getstate__(self):
+        # Tensors on an accelerator would not unpickle on a CPU-only machine.
+        state = self.__dict__.copy()
+        state["stats"] = {name: t.cpu() for name, t in self.stats.items()}
+        return state
+
+    def __repr__(self):
+        return f"{type(self).__name__}(noise_level={self.noise_level})"
+
+
+class GaussianNoise(_FeatureNoise):
+    """Add ``N(0, (noise_level * std_j)^2)`` to every entry of feature ``j``.
+
+    Parameters
+    ----------
+    noise_level : float
+        Noise standard deviation as a multiple of each feature's spread.
+    std : torch.Tensor of shape (n_features,)
+        Per-feature standard deviation of the training rows.
+    """
+
+    def __init__(self, noise_level, std):
+        super().__init__(noise_level, {"std": std})
+
+    def __call__(self, x, generator):
+        scale = self.noise_level * self._stat("std", x)  # (n_features,)
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return x + noise * scale
+
+
+class MaskingNoise(_FeatureNoise):
+    """Set each entry, with probability ``noise_level``, to its feature's mean.
+
+    Parameters
+    ----------
+    noise_level : float
+        Probability, in [0, 1], that an entry is masked.
+    mean : torch.Tensor of shape (n_features,)
+        Per-feature mean of the training rows.
+    """
+
+    def __init__(self, noise_level, mean):
+        super().__init__(noise_level, {"mean": mean})
+
+    def __call__(self, x, generator):
+        mask = torch.rand(x.shape, generator=generator, device=x.device) < self.noise_level
+        return torch.where(mask, self._stat("mean", x), x)
+
+
+class SwapNoise(_FeatureNoise):
+    """Replace each entry, with probability ``noise_level``, by the same
+    feature's value in another row of the batch, drawn at random.
+
+    A batch of one row is returned unchanged (there is no other row).
+
+    Parameters
+    ----------
+    noise_level : float
+        Probability, in [0, 1], that an entry is swapped.
+    """
+
+    def __init__(self, noise_level):
+        super().__init__(noise_level, {})
+
+    def __call__(self, x, generator):
+        n_rows = x.shape[0]
+        if n_rows < 2:
+            return x
+        mask = torch.rand(x.shape, generator=generator, device=x.device) < self.noise_level
+        # An offset in [1, n_rows) never picks the row itself.
+        offset = torch.randint(1, n_rows, x.shape, generator=generator, device=x.device)
+        donors = (torch.arange(n_rows, device=x.device)[:, None] + offset) % n_rows
+        return torch.where(mask, torch.gather(x, 0, donors), x)
+
+
+class CallableNoise:
+    """Run a user's ``f(x, generator) -> x_tilde`` on a copy of the batch.
+
+    The copy lets ``f`` work in place without touching the target; the result
+    is checked to be a tensor of the batch's shape.
+    """
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, x, generator):
+        x_tilde = self.func(x.clone(), generator)
+        if not isinstance(x_tilde, torch.Tensor) or x_tilde.shape != x.shape:
+            got = tuple(x_tilde.shape) if isinstance(x_tilde, torch.Tensor) else type(x_tilde)
+            raise ValueError(
+                f"noise={self.func!r} must return a tensor of the batch's shape "
+                f"{tuple(x.shape)}, got {got}."
+            )
+        return x_tilde.to(x.dtype)
+
+    def __repr__(self):
+        return f"CallableNoise({self.func!r})"
+
+
+# -- estimator -------------------------------------------------------------
+class DenoisingAutoEncoder(AutoEncoderTransformer):
+    """Autoencoder trained to rebuild clean rows from corrupted ones.
+
+    Every training batch is corrupted afresh by ``noise`` and the network is
+    trained to reconstruct the clean batch (Vincent et al. [1]_), so the code
+    keeps what survives the noise. Only training inputs are corrupted: the
+    targets, the validation rows of ``early_stopping`` and the inputs of
+    :meth:`transform`, :meth:`inverse_transform`, :meth:`denoise` and
+    :meth:`score` are used as given. Clean data with :meth:`denoise`.
+
+    Scale the input first (e.g. ``StandardScaler``); the network sees float32.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Width of the latent code.
+    noise : {"gaussian", "masking", "swap"} or callable, default="gaussian"
+        How training inputs are corrupted:
+
+        - ``"gaussian"``: add ``N(0, (noise_level * std_j)^2)`` to feature
+          ``j``, with ``std_j`` the feature's standard deviation in the
+          training rows.
+        - ``"masking"``: set each entry, with probability ``noise_level``, to
+          its feature's training mean. The mean rather than zero: it is
+          "no information" whatever the scaling, whereas zero is a value
+          outside the range of unscaled features (on standardized data the
+          two agree).
+        - ``"swap"``: replace each entry, with probability ``noise_level``, by
+          the same feature's value in another row of the batch drawn at
+          random. Corrupted rows keep every feature's marginal distribution,
+          which suits tabular data with mixed or discrete features.
+        - callable ``f(x, generator) -> x_tilde``: ``x`` is a float32 tensor
+          of shape ``(batch, n_features)`` (a copy ``f`` may modify),
+          ``generator`` a ``torch.Generator`` on ``x``'s device to draw with,
+          e.g. ``torch.rand(x.shape, generator=generator, device=x.device)``;
+          ``noise_level`` is ignored. Use a module-level function for the
+          fitted estimator to pickle.
+
+        The statistics are those of the rows of each training call (``fit``,
+        or each ``partial_fit``).
+    noise_level : float, default=0.1
+        Strength of the noise: the multiple of each feature's standard
+        deviation for ``"gaussian"`` (>= 0), the probability that an entry is
+        corrupted for ``"masking"`` and ``"swap"`` (in [0, 1]). 0 trains a
+        plain autoencoder.
+    hidden_layer_sizes : tuple of int, default=(128, 64)
+        Hidden widths of the encoder from the input towards the code; the
+        decoder uses them in reverse.
+    activation : {"relu", "leaky_relu", "elu", "gelu", "selu", "tanh", \
+            "sigmoid", "identity"}, default="relu"
+        Activation after each hidden layer.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation, in [0, 1).
+    batch_norm : bool, default=False
+        Whether to put batch normalisation after each hidden linear layer.
+    loss : {"mse", "mae", "huber", "bce"}, default="mse"
+        Reconstruction loss. ``"bce"`` (binary cross-entropy) needs data in
+        [0, 1] and gives the decoder a sigmoid output.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
+            default="adam"
+        The optimizer.
+    lr : float, default=1e-3
+        Learning rate.
+    weight_decay : float, default=0.0
+        Weight decay passed to the optimizer.
+    batch_size : int, default=256
+        Rows per training step; ``"swap"`` draws donors within a batch.
+    max_epochs : int, default=100
+        Maximum number of passes over the training data.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their
+        (uncorrupted) loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, then restore the best weights. When
+        False, stop when the training loss (on corrupted inputs) has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs.
+    validation_fraction : float, default=0.1
+        Fraction of rows held out when ``early_stopping`` is True.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    tol : float, default=1e-4
+        Smallest decrease of the monitored loss that counts as improvement.
+    warm_start : bool, default=False
+        Continue from the previous fit's weights instead of starting anew.
+    device : str or torch.device, default="auto"
+        Torch device to train and infer on; ``"auto"`` is ``"cuda"`` when
+        available, else ``"cpu"``.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks, e.g. ``skorch.callbacks.LRScheduler``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, the validation split, dropout
+        and the noise. Equal seeds give equal models on the CPU.
+    verbose : int, default=0
+        Print one line per epoch when positive.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :meth:`fit`, when ``X`` has string
+        column names.
+    net_ : skae._net.ReconstructionNet
+        The skorch net that trained the module; ``net_.corruption`` is the
+        corruption it applied.
+    module_ : torch.nn.Module
+        The trained encoder/decoder (:class:`skae._modules.AutoEncoder`).
+    history_ : skorch.callbacks.History
+        Per-epoch losses, e.g. ``history_[:, "train_loss"]`` (on corrupted
+        inputs) and, with early stopping, ``history_[:, "valid_loss"]`` (on
+        clean inputs).
+    n_iter_ : int
+        Number of epochs trained in all.
+    device_ : torch.device
+        Device the module lives on.
+
+    See Also
+    --------
+    AutoEncoderTransformer : The same network trained on clean inputs.
+    sklearn.decomposition.PCA : The linear, closed-form counterpart.
+
+    References
+    ----------
+    .. [1] P. Vincent, H. Larochelle, Y. Bengio and P.-A. Manzagol,
+       "Extracting and composing robust features with denoising
+       autoencoders", Proceedings of the 25th International Conference on
+       Machine Learning (ICML), 2008.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae import DenoisingAutoEncoder
+    >>> X = np.random.RandomState(0).normal(size=(100, 6))
+    >>> dae = DenoisingAutoEncoder(n_components=2, noise="swap", noise_level=0.2,
+    ...                            max_epochs=5, random_state=0)
+    >>> Z = dae.fit_transform(X)
+    >>> Z.shape
+    (100, 2)
+    >>> dae.denoise(X).shape
+    (100, 6)
+    """
+
+    _parameter_constraints: dict = {
+        **AutoEncoderTransformer._parameter_constraints,
+        "noise": [StrOptions(set(NOISES)), callable],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        noise="gaussian",
+        noise_level=0.1,
+        hidden_layer_sizes=(128, 64),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        loss="mse",
+        optimizer="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        batch_size=256,
+        max_epochs=100,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        device="auto",
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            loss=loss,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            warm_start=warm_start,
+            device=device,
+            callbacks=callbacks,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.noise = noise
+        self.noise_level = noise_level
+
+    def _corruption(self, X):
+        """Return the corruption of training batches, with ``X``'s statistics."""
+        if callable(self.noise):
+            return CallableNoise(self.noise)
+        if self.noise in ("masking", "swap") and self.noise_level > 1:
+            raise ValueError(
+                f"noise_level is the probability that an entry is corrupted for "
+                f"noise={self.noise!r} and must be in [0, 1], got {self.noise_level!r}."
+            )
+        if self.noise == "gaussian":
+            std, _ = torch.std_mean(X, dim=0, correction=0)
+            return GaussianNoise(self.noise_level, std)
+        if self.noise == "masking":
+            return MaskingNoise(self.noise_level, X.mean(dim=0))
+        return SwapNoise(self.noise_level)
+
+    def denoise(self, X):
+        """Clean rows: encode and decode them, ``inverse_transform(transform(X))``.
+
+        The rows are used as given (not corrupted); the result is the network's
+        estimate of the clean rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Noisy rows.
+
+        Returns
+        -------
+        X_clean : ndarray of shape (n_samples, n_features_in_), dtype float32
+            Denoised rows.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        return self._reconstruct(X)
