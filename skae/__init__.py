@@ -3,6 +3,7 @@
 from ._autoencoder import AutoEncoderTransformer
 from ._denoising import DenoisingAutoEncoder
 from ._net import TrainingDivergedError
+from ._vq import VQTransformer
 
 __version__ = "0.1.0.dev0"
 
@@ -10,5 +11,6 @@ __all__ = [
     "AutoEncoderTransformer",
     "DenoisingAutoEncoder",
     "TrainingDivergedError",
+    "VQTransformer",
     "__version__",
 ]
