@@ -2,6 +2,7 @@
 
 from ._autoencoder import AutoEncoderTransformer
 from ._denoising import DenoisingAutoEncoder
+from ._disentangle import DisentangledAutoEncoder
 from ._net import TrainingDivergedError
 from ._vq import VQTransformer
 
@@ -10,6 +11,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AutoEncoderTransformer",
     "DenoisingAutoEncoder",
+    "DisentangledAutoEncoder",
     "TrainingDivergedError",
     "VQTransformer",
     "__version__",

@@ -193,9 +193,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         return self._fit(X, partial=True)
 
-    def _fit(self, X, *, partial):
+    def _fit(self, X, y=None, *, partial):
         keep = hasattr(self, "net_") and (partial or self.warm_start)
-        X = validate_data(self, X, reset=not keep, dtype=np.float32)
+        X, cond = self._check_fit_data(X, y, reset=not keep)
         self._check_hidden_layer_sizes()
         if self.loss == "bce" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
@@ -223,7 +223,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             net.validation_fraction = (
                 self.validation_fraction if self.early_stopping and not partial else None
             )
-            net.partial_fit(TensorData(X_tensor), epochs=1 if partial else self.max_epochs)
+            if cond is not None:
+                cond = torch.as_tensor(cond).to(device)
+            net.partial_fit(
+                TensorData(X_tensor, cond), epochs=1 if partial else self.max_epochs
+            )
             self._finish_training(net)
 
         self.net_ = net
@@ -310,6 +314,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._latent_density = None
 
     # -- subclass hooks -----------------------------------------------------
+    def _check_fit_data(self, X, y, *, reset):
+        """Validate training input; return ``(X, cond)``.
+
+        ``X`` is the float32 array the network trains on (rows first);
+        ``cond`` is None or an array of per-row conditioning handed to the
+        module as ``cond=`` (e.g. group ids). The default ignores ``y``.
+        """
+        return validate_data(self, X, reset=reset, dtype=np.float32), None
+
     def _build_module(self, n_features):
         """Return the ``nn.Module`` to train (on the CPU)."""
         raise NotImplementedError

@@ -6,7 +6,12 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skae import AutoEncoderTransformer, DenoisingAutoEncoder, VQTransformer
+from skae import (
+    AutoEncoderTransformer,
+    DenoisingAutoEncoder,
+    DisentangledAutoEncoder,
+    VQTransformer,
+)
 
 # Small and fast: the checks fit dozens of times on tiny data.
 FAST = dict(max_epochs=5, hidden_layer_sizes=(8,), device="cpu")
@@ -17,6 +22,7 @@ ESTIMATORS = [
     DenoisingAutoEncoder(noise="masking", noise_level=0.3, **FAST),
     DenoisingAutoEncoder(noise="swap", noise_level=0.3, **FAST),
     VQTransformer(n_codes=8, n_codebooks=2, n_components=4, **FAST),
+    DisentangledAutoEncoder(n_components=2, group_dim=2, **FAST),
 ]
 
 # No check is expected to fail. The one check that shows as skipped,

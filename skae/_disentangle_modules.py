@@ -1,0 +1,258 @@
+"""Modules that split a code into content and group: the disentangling nets.
+
+Nothing here knows about estimators or the training engine. Both networks
+share one interface, used by :class:`skae.DisentangledAutoEncoder`:
+
+- ``encode(x) -> z``: the content code, bounded by tanh;
+- ``decode(z, g) -> x_hat``: rows (or frames) rendered in group code ``g``;
+- ``forward(x, cond)``: the reconstruction of ``x`` in its own group
+  ``cond`` (integer ids), plus, with an adversary, the loss term
+  ``{"adversary": cross_entropy}`` whose gradient is reversed (and scaled) on
+  its way into the encoder.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._modules import ACTIVATIONS, MLP
+
+#: Frames seen by each convolution of the sequence network.
+KERNEL_SIZE = 5
+
+
+class _GradientReversal(torch.autograd.Function):
+    """Identity forward; backward multiplies the gradient by ``-scale``."""
+
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.scale * grad, None
+
+
+def reverse_gradient(x, scale=1.0):
+    """Return ``x``; gradients flowing back through it are ``-scale`` times."""
+    return _GradientReversal.apply(x, scale)
+
+
+class _Disentangler(nn.Module):
+    """Group embedding table and optional adversary shared by both networks."""
+
+    def _init_groups(self, n_components, n_groups, group_dim, adversary_sizes, adversary_weight):
+        self.group_embedding = nn.Embedding(n_groups, group_dim)
+        nn.init.normal_(self.group_embedding.weight, std=0.1)
+        self.adversary_weight = float(adversary_weight)
+        self.adversary = None
+        if adversary_weight > 0:
+            self.adversary = MLP(n_components, adversary_sizes, n_groups, activation="relu")
+
+    def _adversary_loss(self, z, cond):
+        # z: (n, n_components) codes, cond: (n,) group ids.
+        logits = self.adversary(reverse_gradient(z, self.adversary_weight))
+        return F.cross_entropy(logits, cond)
+
+    def forward(self, x, cond):
+        z = self.encode(x)
+        x_hat = self.decode(z, self.group_embedding(cond))
+        if self.adversary is None:
+            return x_hat
+        loss = self._adversary_loss(*self._frames(z, cond))
+        # Only the gradient counts: the loss *rises* as the code sheds the
+        # group, so its value is kept out of the monitored training loss.
+        return x_hat, {"adversary": loss - loss.detach()}
+
+    def extra_repr(self):
+        return f"adversary_weight={self.adversary_weight}"
+
+
+class DisentangledMLP(_Disentangler):
+    """MLP content encoder and a decoder fed the content and the group code.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the data.
+    n_components : int
+        Width of the content code (tanh-bounded).
+    n_groups : int
+        Number of groups (rows of the embedding table).
+    group_dim : int
+        Width of the group code.
+    hidden_sizes : sequence of int
+        Hidden widths of the encoder; the decoder uses them reversed, the
+        adversary as given.
+    activation, dropout, batch_norm, output_activation
+        As in :class:`skae._modules.MLP`.
+    adversary_weight : float, default=0.0
+        Scale of the reversed gradient from the group classifier into the
+        encoder; 0 builds no classifier.
+
+    Shape
+    -----
+    - Input: ``(batch, n_features)``, ``cond``: ``(batch,)`` integer ids
+    - Code: ``(batch, n_components)``; group code ``(batch, group_dim)``
+    - Output: ``(batch, n_features)``
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        n_groups,
+        group_dim,
+        hidden_sizes,
+        *,
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        output_activation=None,
+        adversary_weight=0.0,
+    ):
+        super().__init__()
+        hidden = dict(activation=activation, dropout=dropout, batch_norm=batch_norm)
+        self.encoder = MLP(
+            n_features, hidden_sizes, n_components, output_activation="tanh", **hidden
+        )
+        self.decoder = MLP(
+            n_components + group_dim,
+            tuple(reversed(hidden_sizes)),
+            n_features,
+            output_activation=output_activation,
+            **hidden,
+        )
+        self._init_groups(n_components, n_groups, group_dim, hidden_sizes, adversary_weight)
+
+    def encode(self, x):
+        return self.encoder(x)  # (batch, n_components)
+
+    def decode(self, z, g):
+        return self.decoder(torch.cat([z, g], dim=1))  # (batch, n_features)
+
+    @staticmethod
+    def _frames(z, cond):
+        return z, cond
+
+
+class _AdaIN(nn.Module):
+    """Instance-normalise channels over time, then scale/shift from a code.
+
+    ``normalize=False`` skips the normalisation (plain FiLM conditioning).
+    """
+
+    def __init__(self, channels, group_dim, normalize=True):
+        super().__init__()
+        self.normalize = normalize
+        self.affine = nn.Linear(group_dim, 2 * channels)
+        nn.init.zeros_(self.affine.weight)
+        nn.init.zeros_(self.affine.bias)
+
+    def forward(self, h, g):
+        # h: (batch, channels, frames), g: (batch, group_dim)
+        if self.normalize:
+            h = F.instance_norm(h)
+        scale, shift = self.affine(g).unsqueeze(-1).chunk(2, dim=1)
+        return h * (1 + scale) + shift
+
+
+class DisentangledConv(_Disentangler):
+    """1-D convolutional content encoder and group-conditioned decoder.
+
+    With ``instance_norm=True`` every hidden encoder layer is instance
+    normalised over time (removing per-utterance channel statistics, where
+    the group lives) and the decoder injects the group code by adaptive
+    instance normalisation (AdaIN-VC); otherwise the decoder conditions its
+    hidden layers on the group code by a learned scale and shift (FiLM).
+    The group code is also concatenated to the decoder's input.
+
+    Parameters
+    ----------
+    n_features : int
+        Features per frame.
+    n_components : int
+        Width of the per-frame content code (tanh-bounded).
+    n_groups : int
+        Number of groups.
+    group_dim : int
+        Width of the group code.
+    hidden_sizes : sequence of int
+        Channels of the encoder's hidden convolutions; reversed in the decoder.
+    activation : str, default="relu"
+        Hidden activation.
+    dropout : float, default=0.0
+        Dropout probability after hidden activations.
+    instance_norm : bool, default=False
+        Instance normalisation in the encoder and AdaIN in the decoder.
+    adversary_weight : float, default=0.0
+        Scale of the reversed gradient from a frame-level group classifier.
+
+    Shape
+    -----
+    - Input: ``(batch, frames, n_features)``, ``cond``: ``(batch,)`` ids
+    - Code: ``(batch, frames, n_components)``; group code ``(batch, group_dim)``
+    - Output: ``(batch, frames, n_features)``
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        n_groups,
+        group_dim,
+        hidden_sizes,
+        *,
+        activation="relu",
+        dropout=0.0,
+        instance_norm=False,
+        adversary_weight=0.0,
+    ):
+        super().__init__()
+        self.instance_norm = instance_norm
+        self.activation = ACTIVATIONS[activation]()
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        pad = KERNEL_SIZE // 2
+        widths = [n_features, *hidden_sizes]
+        self.encoder = nn.ModuleList(
+            nn.Conv1d(a, b, KERNEL_SIZE, padding=pad, padding_mode="replicate")
+            for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.to_code = nn.Conv1d(widths[-1], n_components, 1)
+        widths = [n_components + group_dim, *reversed(hidden_sizes)]
+        self.decoder = nn.ModuleList(
+            nn.Conv1d(a, b, KERNEL_SIZE, padding=pad, padding_mode="replicate")
+            for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.conditioners = nn.ModuleList(
+            _AdaIN(b, group_dim, normalize=instance_norm) for b in widths[1:]
+        )
+        self.to_output = nn.Conv1d(widths[-1], n_features, 1)
+        self._init_groups(n_components, n_groups, group_dim, hidden_sizes, adversary_weight)
+
+    def encode(self, x):
+        h = x.transpose(1, 2)  # (batch, n_features, frames)
+        for conv in self.encoder:
+            h = conv(h)
+            if self.instance_norm:
+                h = F.instance_norm(h)
+            h = self.dropout(self.activation(h))
+        return torch.tanh(self.to_code(h)).transpose(1, 2)  # (batch, frames, n_components)
+
+    def decode(self, z, g):
+        # z: (batch, frames, n_components), g: (batch, group_dim)
+        h = z.transpose(1, 2)
+        h = torch.cat([h, g.unsqueeze(-1).expand(-1, -1, h.shape[-1])], dim=1)
+        for conv, condition in zip(self.decoder, self.conditioners):
+            h = self.dropout(self.activation(condition(conv(h), g)))
+        return self.to_output(h).transpose(1, 2)  # (batch, frames, n_features)
+
+    @staticmethod
+    def _frames(z, cond):
+        # Every frame's code is classified: (batch * frames, n_components).
+        n_frames = z.shape[1]
+        return z.reshape(-1, z.shape[-1]), cond.repeat_interleave(n_frames)
+
+    def extra_repr(self):
+        return f"instance_norm={self.instance_norm}, adversary_weight={self.adversary_weight}"

@@ -1,0 +1,217 @@
+"""Tests of DisentangledAutoEncoder on data whose content and group are known."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.model_selection import cross_val_score
+from sklearn.neural_network import MLPClassifier
+
+from skae import AutoEncoderTransformer, DisentangledAutoEncoder, TrainingDivergedError
+
+N_GROUPS = 8
+# Short fits are deliberate here; the warning is tested with the base class.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+FAST = dict(hidden_layer_sizes=(32, 32), batch_size=64, lr=3e-3, device="cpu", random_state=0)
+
+
+class Truth:
+    """Rows = a nonlinear render of a content vector, scaled/shifted per group.
+
+    The content distribution is the same in every group and asymmetric (a
+    symmetric one would let a converter align groups up to a reflection).
+    """
+
+    def __init__(self, n_groups=N_GROUPS, n_content=2, n_features=10, seed=0):
+        rng = np.random.RandomState(seed)
+        self.n_content = n_content
+        self.w1 = rng.normal(size=(n_content, 16))
+        self.w2 = rng.normal(size=(16, n_features)) / 4
+        # Groups differ along two directions, so a group not seen in training
+        # (the last one) lies among the others.
+        u = rng.normal(size=(n_groups + 1, 2))
+        self.scale = np.exp(0.4 * u @ rng.normal(size=(2, n_features)))
+        self.shift = 0.5 * u @ rng.normal(size=(2, n_features))
+
+    def content(self, shape, rng):
+        return 2 * rng.beta(2, 4, size=(*shape, self.n_content)) - 1
+
+    def render(self, c, g):
+        g = np.asarray(g)
+        if c.ndim == 3:  # sequences: one group per sequence
+            g = g[:, None]
+        return (np.tanh(c @ self.w1) @ self.w2 * self.scale[g] + self.shift[g]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def rows():
+    truth = Truth()
+    rng = np.random.RandomState(1)
+    c = truth.content((1200,), rng)
+    y = rng.randint(N_GROUPS, size=1200)
+    return truth, c, y, truth.render(c, y)
+
+
+@pytest.fixture(scope="module")
+def adversarial(rows):
+    _, _, y, X = rows
+    return DisentangledAutoEncoder(n_components=2, group_dim=4, max_epochs=60, **FAST).fit(X, y)
+
+
+def group_accuracy(Z, y):
+    clf = MLPClassifier((32,), max_iter=300, random_state=0)
+    return cross_val_score(clf, Z.reshape(len(Z), -1), y, cv=3).mean()
+
+
+def relative_error(X, truth):
+    return np.mean((X - truth) ** 2) / truth.var()
+
+
+def baselines(X, y, X_true, y_target):
+    """Errors of 'unchanged' and 'target group mean' against the true rows."""
+    group_means = np.stack([X[y == k].mean(0) for k in range(N_GROUPS)])
+    return relative_error(X, X_true), relative_error(group_means[y_target], X_true)
+
+
+def test_convert_lands_on_true_target_rows(rows, adversarial):
+    truth, c, y, X = rows
+    y_target = (y + 1) % N_GROUPS
+    X_true = truth.render(c, y_target)
+    error = relative_error(adversarial.convert(X, y_target), X_true)
+    unchanged, group_mean = baselines(X, y, X_true, y_target)
+    assert error < 0.35 * min(unchanged, group_mean), (error, unchanged, group_mean)
+
+
+def test_bottleneck_trains_on_reconstruction_only(rows):
+    # The weakest method here: with only the reconstruction loss its code
+    # keeps part of the group, so conversion only clearly beats 'unchanged'.
+    truth, c, y, X = rows
+    model = DisentangledAutoEncoder(
+        n_components=2, group_dim=4, method="bottleneck", max_epochs=60, **FAST
+    ).fit(X, y)
+    assert model.module_.adversary is None
+    y_target = (y + 1) % N_GROUPS
+    X_true = truth.render(c, y_target)
+    unchanged, _ = baselines(X, y, X_true, y_target)
+    assert relative_error(model.convert(X, y_target), X_true) < 0.7 * unchanged
+
+
+def test_content_code_hides_the_group(rows, adversarial):
+    _, _, y, X = rows
+    assert group_accuracy(adversarial.transform(X), y) < 1 / N_GROUPS + 0.1
+
+
+def test_plain_autoencoder_leaks_the_group(rows):
+    # Why the disentangling methods exist: a reconstruction-only code of the
+    # same width carries the group.
+    _, _, y, X = rows
+    ae = AutoEncoderTransformer(n_components=2, max_epochs=60, **FAST).fit(X)
+    assert group_accuracy(ae.transform(X), y) > 0.9
+
+
+def test_embed_group_converts_to_an_unseen_group(rows, adversarial):
+    truth, c, y, X = rows
+    rng = np.random.RandomState(2)
+    new = N_GROUPS  # the Truth has one group more than the training set
+    examples = truth.render(truth.content((50,), rng), np.full(50, new))
+    code = adversarial.embed_group(examples)
+    assert code.shape == (4,)
+    X_true = truth.render(c, np.full(len(c), new))
+    error = relative_error(adversarial.convert(X, group_code=code), X_true)
+    near = min(relative_error(adversarial.convert(X, k), X_true) for k in range(N_GROUPS))
+    unchanged = relative_error(X, X_true)
+    assert error < 0.75 * near and error < 0.2 * unchanged, (error, near, unchanged)
+
+
+def test_labels_codes_and_errors(rows, adversarial):
+    _, _, y, X = rows
+    labels = np.array([f"g{k}" for k in range(N_GROUPS)])
+    names = labels[y]
+    model = DisentangledAutoEncoder(n_components=2, group_dim=4, max_epochs=2, **FAST).fit(X, names)
+    np.testing.assert_array_equal(model.classes_, labels)
+    assert model.group_embeddings_.shape == (N_GROUPS, 4)
+    Z = model.transform(X[:5])
+    one = model.inverse_transform(Z, "g1")
+    np.testing.assert_allclose(one, model.inverse_transform(Z, ["g1"] * 5))
+    by_code = model.inverse_transform(Z, group_code=model.group_embeddings_[1])
+    np.testing.assert_allclose(one, by_code)
+    assert model.score(X, names) <= 0
+    with pytest.raises(ValueError, match="not seen in fit"):
+        model.convert(X[:5], "dan")
+    with pytest.raises(ValueError, match="exactly one"):
+        model.inverse_transform(Z)
+    with pytest.raises(ValueError, match="requires y"):
+        DisentangledAutoEncoder().fit(X, None)
+    with pytest.raises(ValueError, match="sequence input"):
+        DisentangledAutoEncoder(method="instance_norm").fit(X, y)
+    assert model.sample(4, y="g2", random_state=0).shape == (4, X.shape[1])
+    clone = pickle.loads(pickle.dumps(adversarial))
+    np.testing.assert_array_equal(clone.convert(X[:5], 0), adversarial.convert(X[:5], 0))
+
+
+def test_divergence_is_detected(rows):
+    _, _, y, X = rows
+    model = DisentangledAutoEncoder(
+        n_components=2, optimizer="sgd", max_epochs=3, **{**FAST, "lr": 1e6}
+    )
+    with pytest.raises(TrainingDivergedError):
+        model.fit(X * 1e3, y)
+
+
+# -- sequences ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sequences():
+    """Smooth content trajectories rendered frame by frame, one group each."""
+    from scipy.ndimage import gaussian_filter1d
+
+    n_groups = 4
+    truth = Truth(n_groups=n_groups)
+    rng = np.random.RandomState(1)
+    c = gaussian_filter1d(truth.content((80, 48), rng), 1, axis=1)
+    y = rng.randint(n_groups, size=len(c))
+    return truth, c, y, truth.render(c, y), n_groups
+
+
+def test_instance_norm_converts_sequences(sequences):
+    truth, c, y, X, n_groups = sequences
+    model = DisentangledAutoEncoder(
+        n_components=2, group_dim=4, method="instance_norm", segment_length=32,
+        max_epochs=40, **{**FAST, "batch_size": 32},
+    ).fit(X, y)
+    y_target = (y + 1) % n_groups
+    X_true = truth.render(c, y_target)
+    converted = model.convert(X, y_target)
+    assert converted.shape == X.shape
+    group_means = np.stack([X[y == k].mean((0, 1)) for k in range(n_groups)])
+    unchanged = relative_error(X, X_true)
+    group_mean = relative_error(group_means[y_target][:, None], X_true)
+    error = relative_error(converted, X_true)
+    assert error < 0.6 * min(unchanged, group_mean), (error, unchanged, group_mean)
+    assert model.transform(X).shape == (len(X), X.shape[1], 2)
+
+    # Variable-length sequences: a list in, a list out, frame for frame.
+    lengths = [20 + i % 13 for i in range(len(X))]
+    X_list = [x[:n] for x, n in zip(X, lengths)]
+    out = model.convert(X_list, y_target)
+    assert [len(o) for o in out] == lengths
+    np.testing.assert_allclose(out[0], model.convert(X_list[:1], y_target[:1])[0], rtol=1e-5)
+    assert model.reconstruction_error(X_list, y).shape == (len(X),)
+    code = model.embed_group([x for x in X[y == 0]][:3])
+    assert code.shape == (4,)
+    with pytest.raises(ValueError, match="fitted on sequences"):
+        model.transform(X[0])
+
+
+@pytest.mark.parametrize("method", ["adversarial", "bottleneck"])
+def test_sequence_methods_fit_variable_length_lists(sequences, method):
+    _, _, y, X, _ = sequences
+    X_list = [x[: 10 + i % 40] for i, x in enumerate(X)]  # some shorter than a window
+    model = DisentangledAutoEncoder(
+        n_components=2, group_dim=4, method=method, segment_length=32, max_epochs=2, **FAST
+    ).fit(X_list, y)
+    assert (model.module_.adversary is None) == (method == "bottleneck")
+    Z = model.transform(X_list)
+    assert [z.shape for z in Z] == [(len(x), 2) for x in X_list]
+    model.partial_fit(X_list, y)
+    with pytest.raises(ValueError, match="sequences, not rows"):
+        model.partial_fit(X[:, 0], y)
