@@ -135,8 +135,8 @@ def apply_batched(fn, X, device, batch_size=INFERENCE_BATCH_SIZE):
     out = None
     for start in range(0, len(X), batch_size):
         chunk = fn(X[start : start + batch_size].to(device, non_blocking=True))
-        chunk = chunk.cpu().numpy()
         if out is None:
-            out = np.empty((len(X),) + chunk.shape[1:], dtype=chunk.dtype)
+            # One CPU tensor for all rows; numpy shares its memory at the end.
+            out = torch.empty((len(X),) + chunk.shape[1:], dtype=chunk.dtype)
         out[start : start + len(chunk)] = chunk
-    return out
+    return out.numpy()
