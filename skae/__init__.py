@@ -4,11 +4,13 @@ from ._autoencoder import AutoEncoderTransformer
 from ._denoising import DenoisingAutoEncoder
 from ._disentangle import DisentangledAutoEncoder
 from ._net import TrainingDivergedError
+from ._outlier import AEOutlierDetector
 from ._vq import VQTransformer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AEOutlierDetector",
     "AutoEncoderTransformer",
     "DenoisingAutoEncoder",
     "DisentangledAutoEncoder",

@@ -7,6 +7,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import (
+    AEOutlierDetector,
     AutoEncoderTransformer,
     DenoisingAutoEncoder,
     DisentangledAutoEncoder,
@@ -18,6 +19,7 @@ FAST = dict(max_epochs=5, hidden_layer_sizes=(8,), device="cpu")
 
 ESTIMATORS = [
     AutoEncoderTransformer(**FAST),
+    AEOutlierDetector(estimator=AutoEncoderTransformer(**FAST)),
     DenoisingAutoEncoder(**FAST),
     DenoisingAutoEncoder(noise="masking", noise_level=0.3, **FAST),
     DenoisingAutoEncoder(noise="swap", noise_level=0.3, **FAST),
@@ -25,11 +27,27 @@ ESTIMATORS = [
     DisentangledAutoEncoder(n_components=2, group_dim=2, **FAST),
 ]
 
-# No check is expected to fail. The one check that shows as skipped,
-# check_array_api_input, is skipped by scikit-learn itself unless the
-# environment sets SCIPY_ARRAY_API=1; skae converts all input to numpy float32
-# and claims no array API support (array_api_support tag is False).
-EXPECTED_FAILED_CHECKS = {}
+# The one check that shows as skipped, check_array_api_input, is skipped by
+# scikit-learn itself unless the environment sets SCIPY_ARRAY_API=1; skae
+# converts all input to numpy float32 and claims no array API support
+# (array_api_support tag is False).
+#
+# One check may fail, for one estimator: check_methods_subset_invariance asks
+# that scores of rows computed in a batch equal those computed one row at a
+# time within atol=1e-7. The networks run in float32, and torch's CPU kernels
+# for one row (matrix-vector) and for many (matrix-matrix) round differently,
+# by ~5e-8 in a reconstruction; AEOutlierDetector's score is a squared
+# difference of nearly equal numbers, which turns that into ~1e-6 relative.
+# tests/test_outlier.py::test_scores_do_not_depend_on_the_batch holds it to
+# float32 precision instead.
+EXPECTED_FAILED_CHECKS = {
+    "AEOutlierDetector": {
+        "check_methods_subset_invariance": (
+            "float32 network: one-row and batched forwards differ by rounding "
+            "(~1e-6 relative in the squared error), above the check's atol=1e-7"
+        ),
+    },
+}
 
 
 @parametrize_with_checks(

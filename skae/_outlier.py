@@ -1,0 +1,337 @@
+"""Outlier detection with the reconstruction error of an autoencoder."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._autoencoder import AutoEncoderTransformer
+
+#: Tukey's fence of ``contamination="auto"``: a row is an outlier when its
+#: anomaly score is more than this many interquartile ranges above the third
+#: quartile of the training scores.
+AUTO_IQR_FACTOR = 1.5
+
+
+def _default_estimator(n_features):
+    """The autoencoder used when ``estimator=None``, sized to the data width.
+
+    Wide and briefly trained with dropout: it learns a smooth map onto the
+    dense part of the data instead of a tight bottleneck, which ranked
+    anomalies best on the ODDS benchmark (``benchmarks/bench_detect.py``,
+    ``benchmarks/results/detect.md``; the alternatives tried are in
+    ``benchmarks/results/detect_choices.md``).
+    """
+    return AutoEncoderTransformer(
+        n_components=max(32, n_features),
+        hidden_layer_sizes=(max(64, 2 * n_features),),
+        dropout=0.3,
+        max_epochs=10,
+        batch_size=32,
+    )
+
+
+def _tukey_threshold(scores):
+    """Third quartile + ``AUTO_IQR_FACTOR`` interquartile ranges of the scores."""
+    q1, q3 = np.percentile(scores, [25, 75])
+    return float(q3 + AUTO_IQR_FACTOR * (q3 - q1))
+
+
+class AEOutlierDetector(OutlierMixin, BaseEstimator):
+    """Unsupervised outlier detection with the reconstruction error of an autoencoder.
+
+    An autoencoder is trained to reconstruct the (mostly normal) training rows;
+    a row it rebuilds badly is anomalous. The anomaly score of a row is its
+    reconstruction error, either the mean of the per-feature errors
+    (``error="raw"``) or the mean of the per-feature errors each divided by the
+    typical training error of that feature (``error="standardized"``), so that
+    a feature the autoencoder always rebuilds well counts when it is rebuilt
+    badly. The training rows may hold outliers too (they are unlabeled):
+    with ``trim_fraction > 0`` the autoencoder is retrained on the rows it
+    rebuilds best, so that it does not learn to rebuild the outliers.
+
+    The scores follow scikit-learn's outlier conventions (as
+    :class:`~sklearn.ensemble.IsolationForest`): :meth:`score_samples` is minus
+    the anomaly score (higher is more normal), :meth:`decision_function` is
+    ``score_samples(X) - offset_`` (negative for outliers) and :meth:`predict`
+    returns +1 for inliers and -1 for outliers.
+
+    Scale the input first (e.g. ``StandardScaler``), as for any autoencoder.
+
+    Parameters
+    ----------
+    estimator : skae autoencoder or None, default=None
+        The autoencoder to train, e.g. :class:`AutoEncoderTransformer` or
+        :class:`DenoisingAutoEncoder`: any estimator with ``fit`` and
+        ``reconstruction_error(X, per_feature=True)``. It is cloned at fit.
+        None uses an :class:`AutoEncoderTransformer` sized to the data width
+        ``d``: one hidden layer of ``max(64, 2 * d)`` units, a code of
+        ``max(32, d)`` units, dropout 0.3, 10 epochs in batches of 32. It
+        does not compress; the dropout and the short training keep it from
+        learning the identity. This ranked anomalies best of the settings
+        tried on the ODDS benchmark (``benchmarks/results/detect.md``).
+    contamination : "auto" or float, default="auto"
+        The expected proportion of outliers in the training data, in
+        (0, 0.5]. A float sets ``offset_`` so that this proportion of the
+        training rows is flagged. ``"auto"`` uses Tukey's fence: a row is an
+        outlier when its anomaly score is more than 1.5 interquartile ranges
+        above the third quartile of the training scores, a cut that adapts
+        to the spread of the errors and that the outliers themselves barely
+        move.
+    error : {"standardized", "raw"}, default="standardized"
+        How the per-feature reconstruction errors of a row become its anomaly
+        score. ``"raw"``: their mean (the mean squared error for the default
+        ``loss="mse"``; the autoencoder's own ``loss`` in general).
+        ``"standardized"``: the mean of each feature's error divided by the
+        mean training error of that feature.
+    trim_fraction : float in [0, 0.5), default=0.3
+        Robust training. After a first fit on every row, a fresh autoencoder
+        is trained on the training rows without the ``trim_fraction`` of
+        them with the highest anomaly scores, so that it does not learn to
+        rebuild the outliers in the training data; this is repeated
+        ``n_trim_steps`` times, each time trimming by the latest scores (as
+        the concentration steps of the minimum covariance determinant). 0
+        trains once on every row. Trimming more rows than there are outliers
+        costs little: the trimmed normal rows are those at the edge of the
+        normal data.
+    n_trim_steps : int, default=2
+        How many times the autoencoder is retrained on the trimmed rows when
+        ``trim_fraction > 0``; fitting trains ``1 + n_trim_steps``
+        autoencoders.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the autoencoder: its ``random_state`` is set to an integer drawn
+        from this one. None keeps the ``random_state`` of ``estimator``.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted clone of ``estimator`` (or of the default autoencoder);
+        with ``trim_fraction > 0`` the one trained on the kept rows.
+    feature_scale_ : ndarray of shape (n_features_in_,)
+        Mean reconstruction error of each feature over the rows
+        ``estimator_`` was trained on; the divisor of
+        ``error="standardized"``.
+    offset_ : float
+        Offset that turns :meth:`score_samples` into :meth:`decision_function`:
+        rows with ``score_samples(X) < offset_`` are outliers.
+    threshold_ : float
+        The same cut on the scale of the anomaly score (``-offset_``): rows
+        whose standardized (or plain) reconstruction error exceeds it are
+        outliers.
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :meth:`fit`, when ``X`` has string
+        column names.
+
+    See Also
+    --------
+    sklearn.ensemble.IsolationForest : Isolation-based outlier detection.
+    sklearn.neighbors.LocalOutlierFactor : Density-based outlier detection.
+    sklearn.svm.OneClassSVM : Support of a high-density region.
+    AutoEncoderTransformer : The default autoencoder.
+
+    References
+    ----------
+    .. [1] M. Sakurada and T. Yairi, "Anomaly detection using autoencoders
+       with nonlinear dimensionality reduction", MLSDA workshop, 2014.
+    .. [2] C. C. Aggarwal, "Outlier Analysis", 2nd ed., Springer, 2017,
+       chapter 3 (reconstruction-based outlier scores).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae import AEOutlierDetector, AutoEncoderTransformer
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 4))
+    >>> X[:, 3] = X[:, 0] + X[:, 1]
+    >>> ae = AutoEncoderTransformer(n_components=3, max_epochs=20, random_state=0)
+    >>> detector = AEOutlierDetector(ae, contamination=0.05).fit(X)
+    >>> int((detector.predict(X) == -1).sum())
+    10
+    >>> X_new = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, -4.0]])
+    >>> detector.predict(X_new)
+    array([ 1, -1])
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "reconstruction_error"]), None],
+        "contamination": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, 0.5, closed="right"),
+        ],
+        "error": [StrOptions({"standardized", "raw"})],
+        "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
+        "n_trim_steps": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        contamination="auto",
+        error="standardized",
+        trim_fraction=0.3,
+        n_trim_steps=2,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.contamination = contamination
+        self.error = error
+        self.trim_fraction = trim_fraction
+        self.n_trim_steps = n_trim_steps
+        self.random_state = random_state
+
+    @_fit_context(
+        # The autoencoder validates its own parameters when it is fitted.
+        prefer_skip_nested_validation=False
+    )
+    def fit(self, X, y=None):
+        """Train the autoencoder on ``X`` and set the outlier cut.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows, mostly normal. Converted to float32.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted detector.
+        """
+        X = validate_data(self, X, dtype=np.float32)
+        if self.estimator is None:
+            template = _default_estimator(X.shape[1])
+        else:
+            template = clone(self.estimator)
+        if self.random_state is not None and "random_state" in template.get_params():
+            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            template.set_params(random_state=seed)
+
+        self._fit_estimator(clone(template), X)
+        for _ in range(self.n_trim_steps if self.trim_fraction > 0 else 0):
+            # Outliers in the training rows teach the autoencoder to rebuild
+            # them: train a fresh one without the rows worst rebuilt so far.
+            scores = self._anomaly_score(self._feature_errors(X))
+            keep = scores <= np.quantile(scores, 1.0 - self.trim_fraction)
+            self._fit_estimator(clone(template), X[keep])
+
+        scores = self._anomaly_score(self._feature_errors(X))
+        if self.contamination == "auto":
+            self.threshold_ = _tukey_threshold(scores)
+        else:
+            self.threshold_ = float(np.quantile(scores, 1.0 - self.contamination))
+        self.offset_ = -self.threshold_
+        return self
+
+    def _fit_estimator(self, estimator, X):
+        """Fit ``estimator`` on ``X``; set ``estimator_`` and ``feature_scale_``."""
+        with warnings.catch_warnings():
+            if self.estimator is None:
+                # The default trains a fixed, short budget on purpose: training
+                # to convergence also learns to rebuild the outliers.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(X)
+        self.estimator_ = estimator
+        scale = self._feature_errors(X).mean(axis=0)
+        # A feature rebuilt exactly everywhere (e.g. constant) must not divide
+        # by zero: floor the scale at a tiny fraction of the mean scale.
+        floor = max(float(scale.mean()), np.finfo(np.float32).tiny) * 1e-6
+        self.feature_scale_ = np.maximum(scale, floor)
+
+    def _feature_errors(self, X):
+        """Per-entry reconstruction errors of validated rows, as float64."""
+        errors = self.estimator_.reconstruction_error(X, per_feature=True)
+        return np.asarray(errors, dtype=np.float64)
+
+    def _anomaly_score(self, errors):
+        """Row anomaly scores (higher is more abnormal) from per-entry errors."""
+        if self.error == "standardized":
+            errors = errors / self.feature_scale_
+        return errors.mean(axis=1)
+
+    def reconstruction_error(self, X, per_feature=False):
+        """Raw reconstruction errors of the fitted autoencoder.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to reconstruct.
+        per_feature : bool, default=False
+            Return the error of every entry instead of the row means, to see
+            which features make a row anomalous.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_samples,) or (n_samples, n_features)
+            The autoencoder's ``loss`` between each row and its
+            reconstruction, averaged over features unless ``per_feature``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        errors = self._feature_errors(X)
+        return errors if per_feature else errors.mean(axis=1)
+
+    def score_samples(self, X):
+        """Minus the anomaly score of each row: the higher, the more normal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Minus the (standardized, with ``error="standardized"``)
+            reconstruction error of each row.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        return -self._anomaly_score(self._feature_errors(X))
+
+    def decision_function(self, X):
+        """Shifted opposite of the anomaly score: negative for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``score_samples(X) - offset_``; negative values are outliers.
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Predict whether each row is an inlier (+1) or an outlier (-1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        is_inlier : ndarray of shape (n_samples,)
+            +1 for inliers, -1 for outliers.
+        """
+        decision = self.decision_function(X)
+        is_inlier = np.ones(decision.shape[0], dtype=int)
+        is_inlier[decision < 0] = -1
+        return is_inlier
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

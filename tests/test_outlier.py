@@ -1,0 +1,268 @@
+"""Behaviour of AEOutlierDetector beyond scikit-learn's common checks."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skae import AEOutlierDetector, AutoEncoderTransformer, DenoisingAutoEncoder
+
+FAST = dict(
+    n_components=3, hidden_layer_sizes=(16,), max_epochs=20, batch_size=32, device="cpu"
+)
+
+
+# Short training on purpose; the warning is AutoEncoderTransformer's, tested there.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def make_data(n_normal, n_anomalies, random_state):
+    """Rows near a fixed 3-dimensional subspace of R^8; anomalies off it.
+
+    Anomalies are subspace rows with 3 random features moved by +-3. Returns
+    ``X`` and ``y`` with ``y = 1`` for the anomalies, which come last.
+    """
+    basis = np.random.RandomState(0).normal(size=(3, 8))
+    rng = np.random.RandomState(random_state)
+    X = rng.normal(size=(n_normal, 3)) @ basis + 0.1 * rng.normal(size=(n_normal, 8))
+    A = rng.normal(size=(n_anomalies, 3)) @ basis
+    for row in A:
+        row[rng.choice(8, 3, replace=False)] += rng.choice([-3.0, 3.0], size=3)
+    y = np.r_[np.zeros(n_normal, dtype=int), np.ones(n_anomalies, dtype=int)]
+    return np.vstack([X, A]), y
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Clean standardized training rows; test rows with 20 planted anomalies."""
+    X_train, _ = make_data(400, 0, random_state=1)
+    X_test, y_test = make_data(200, 20, random_state=2)
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_test
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X_train, _, _ = data
+    return AEOutlierDetector(AutoEncoderTransformer(**FAST), random_state=0).fit(X_train)
+
+
+def test_decision_function_is_shifted_score_samples(fitted, data):
+    _, X_test, _ = data
+    scores = fitted.score_samples(X_test)
+    decision = fitted.decision_function(X_test)
+    np.testing.assert_allclose(decision, scores - fitted.offset_)
+    assert fitted.threshold_ == pytest.approx(-fitted.offset_)
+    assert scores.dtype == np.float64
+    # predict agrees with the sign of the decision function.
+    np.testing.assert_array_equal(fitted.predict(X_test), np.where(decision < 0, -1, 1))
+
+
+def test_planted_anomalies_score_higher(fitted, data):
+    _, X_test, y_test = data
+    auc = roc_auc_score(y_test, -fitted.score_samples(X_test))
+    assert auc > 0.95, auc
+
+
+@pytest.mark.parametrize("error", ["standardized", "raw"])
+@pytest.mark.parametrize("estimator_class", [AutoEncoderTransformer, DenoisingAutoEncoder])
+def test_other_errors_and_estimators_detect(data, error, estimator_class):
+    X_train, X_test, y_test = data
+    detector = AEOutlierDetector(
+        estimator_class(**FAST), error=error, random_state=0
+    ).fit(X_train)
+    auc = roc_auc_score(y_test, -detector.score_samples(X_test))
+    assert auc > 0.9, auc
+
+
+@pytest.mark.parametrize("contamination", [0.02, 0.1, 0.25, 0.5])
+def test_contamination_flags_that_fraction_of_training_rows(data, contamination):
+    X_train, _, _ = data
+    detector = AEOutlierDetector(
+        AutoEncoderTransformer(**FAST), contamination=contamination, random_state=0
+    )
+    labels = detector.fit_predict(X_train)
+    assert set(np.unique(labels)) <= {-1, 1}
+    n_flagged = int((labels == -1).sum())
+    assert abs(n_flagged - contamination * len(X_train)) <= 1
+    np.testing.assert_array_equal(labels, detector.predict(X_train))
+
+
+def test_auto_contamination_flags_planted_training_outliers():
+    X, y = make_data(400, 12, random_state=3)
+    X = StandardScaler().fit_transform(X)
+    detector = AEOutlierDetector(AutoEncoderTransformer(**FAST), random_state=0)
+    labels = detector.fit_predict(X)
+    flagged = labels == -1
+    # Tukey's fence catches the planted rows and a tail of the clean ones
+    # (the trimmed edge of the normal data scores high too).
+    assert flagged[y == 1].mean() >= 0.9
+    assert 0.0 < flagged[y == 0].mean() <= 0.15
+    scores = -detector.score_samples(X)
+    q1, q3 = np.percentile(scores, [25, 75])
+    assert detector.threshold_ == pytest.approx(q3 + 1.5 * (q3 - q1))
+
+
+def test_trimming_ignores_a_cluster_of_training_outliers():
+    # 10% of the training rows are a tight cluster off the normal subspace:
+    # dense enough for an autoencoder trained on every row to learn them.
+    rng = np.random.RandomState(4)
+    X, _ = make_data(360, 0, random_state=4)
+    corner = 2.0 * np.sign(np.random.RandomState(1).normal(size=8))
+    X = StandardScaler().fit_transform(np.vstack([X, corner + 0.3 * rng.normal(size=(40, 8))]))
+    y = np.r_[np.zeros(360), np.ones(40)]
+    wide = dict(FAST, n_components=16, hidden_layer_sizes=(32,), max_epochs=10, dropout=0.2)
+    aucs = {}
+    for trim_fraction in (0.0, 0.2):
+        detector = AEOutlierDetector(
+            AutoEncoderTransformer(**wide), trim_fraction=trim_fraction, random_state=0
+        ).fit(X)
+        aucs[trim_fraction] = roc_auc_score(y, -detector.score_samples(X))
+    assert aucs[0.0] < 0.95 and aucs[0.2] > 0.98, aucs
+
+
+def test_trimming_retrains_on_the_best_rebuilt_rows(data):
+    X_train, _, _ = data
+    detector = AEOutlierDetector(
+        AutoEncoderTransformer(**FAST), trim_fraction=0.25, n_trim_steps=1, random_state=0
+    ).fit(X_train)
+    # The final autoencoder saw 300 of the 400 rows: 10 batches of 32 an epoch.
+    assert len(detector.estimator_.net_.history[-1, "batches"]) == 10
+    # feature_scale_ is the mean error over those rows, the best rebuilt, so
+    # below the mean over every training row.
+    all_rows = detector.reconstruction_error(X_train, per_feature=True).mean(axis=0)
+    assert np.all(detector.feature_scale_ < all_rows)
+
+
+def test_scores_do_not_depend_on_the_batch(fitted, data):
+    # Replaces scikit-learn's check_methods_subset_invariance (expected to fail
+    # in test_common.py for float32 rounding): equal within float32 precision.
+    _, X_test, _ = data
+    X = X_test[:30]
+    for method in ("score_samples", "decision_function", "reconstruction_error"):
+        batched = getattr(fitted, method)(X)
+        one_by_one = np.concatenate([getattr(fitted, method)(X[i : i + 1]) for i in range(30)])
+        np.testing.assert_allclose(batched, one_by_one, rtol=1e-5, atol=1e-7, err_msg=method)
+    decision = fitted.decision_function(X)
+    clear = np.abs(decision) > 1e-4
+    one_by_one = np.concatenate([fitted.predict(X[i : i + 1]) for i in range(30)])
+    np.testing.assert_array_equal(fitted.predict(X)[clear], one_by_one[clear])
+
+
+def test_threshold_is_the_cut_on_the_anomaly_score(fitted, data):
+    _, X_test, _ = data
+    errors = fitted.reconstruction_error(X_test, per_feature=True)
+    anomaly = (errors / fitted.feature_scale_).mean(axis=1)
+    np.testing.assert_allclose(-fitted.score_samples(X_test), anomaly, rtol=1e-6)
+    np.testing.assert_array_equal(fitted.predict(X_test) == -1, anomaly > fitted.threshold_)
+
+
+def test_raw_error_is_the_mean_reconstruction_error(data):
+    X_train, X_test, _ = data
+    detector = AEOutlierDetector(AutoEncoderTransformer(**FAST), error="raw", random_state=0)
+    detector.fit(X_train)
+    expected = detector.estimator_.reconstruction_error(X_test)
+    np.testing.assert_allclose(-detector.score_samples(X_test), expected, rtol=1e-5)
+    np.testing.assert_allclose(detector.reconstruction_error(X_test), expected, rtol=1e-5)
+
+
+def test_per_feature_error_points_at_the_broken_feature(fitted, data):
+    _, X_test, _ = data
+    X = X_test[:50].copy()
+    X[:, 5] += 6.0
+    errors = fitted.reconstruction_error(X, per_feature=True)
+    assert errors.shape == (50, 8)
+    assert (errors.argmax(axis=1) == 5).mean() >= 0.9
+    np.testing.assert_allclose(errors.mean(axis=1), fitted.reconstruction_error(X), rtol=1e-5)
+
+
+def test_estimator_is_cloned_and_seeded(data):
+    X_train, X_test, _ = data
+    ae = AutoEncoderTransformer(**FAST)
+    first = AEOutlierDetector(ae, random_state=7).fit(X_train)
+    assert not hasattr(ae, "net_")
+    assert first.estimator_ is not ae
+    assert first.estimator_.random_state is not None
+    second = AEOutlierDetector(ae, random_state=7).fit(X_train)
+    np.testing.assert_array_equal(first.score_samples(X_test), second.score_samples(X_test))
+    # random_state=None keeps the estimator's own seed.
+    kept = AEOutlierDetector(clone(ae).set_params(random_state=3)).fit(X_train)
+    assert kept.estimator_.random_state == 3
+
+
+def test_default_estimator_is_sized_to_the_data(data):
+    X_train, X_test, _ = data
+    detector = AEOutlierDetector(random_state=0).fit(X_train[:100])
+    assert isinstance(detector.estimator_, AutoEncoderTransformer)
+    assert detector.estimator_.n_components == 32
+    assert detector.estimator_.hidden_layer_sizes == (64,)
+    assert detector.estimator_.dropout == 0.3
+    assert detector.n_features_in_ == 8
+    assert detector.predict(X_test).shape == (len(X_test),)
+
+
+def test_nested_parameters_tune_in_grid_search(data):
+    X_train, X_test, y_test = data
+    X = np.vstack([X_train[:100], X_test])
+    inlier = np.r_[np.ones(100, dtype=int), np.where(y_test == 1, -1, 1)]
+    search = GridSearchCV(
+        AEOutlierDetector(AutoEncoderTransformer(**FAST), random_state=0),
+        {"estimator__n_components": [1, 3]},
+        scoring="roc_auc",
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+    ).fit(X, inlier)
+    # Inliers are the positive class and decision_function is higher for them.
+    assert search.best_score_ > 0.8
+    assert search.best_params_["estimator__n_components"] in (1, 3)
+    assert search.best_estimator_.estimator_.n_components == search.best_params_[
+        "estimator__n_components"
+    ]
+
+
+def test_pipeline_with_scaler(data):
+    X_train, X_test, y_test = data
+    pipe = make_pipeline(
+        StandardScaler(), AEOutlierDetector(AutoEncoderTransformer(**FAST), random_state=0)
+    )
+    pipe.fit(X_train * 10 + 5)
+    auc = roc_auc_score(y_test, -pipe.score_samples(X_test * 10 + 5))
+    assert auc > 0.9
+    assert set(np.unique(pipe.predict(X_test * 10 + 5))) <= {-1, 1}
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(contamination=0.6), "contamination"),
+        (dict(contamination=0.0), "contamination"),
+        (dict(error="max"), "error"),
+        (dict(trim_fraction=0.5), "trim_fraction"),
+        (dict(trim_fraction=-0.1), "trim_fraction"),
+        (dict(n_trim_steps=0), "n_trim_steps"),
+        (dict(estimator=PCA()), "estimator"),
+    ],
+)
+def test_invalid_parameters_raise(data, params, match):
+    X_train, _, _ = data
+    with pytest.raises(InvalidParameterError, match=match):
+        AEOutlierDetector(**params).fit(X_train)
+
+
+def test_invalid_nested_parameter_raises(data):
+    X_train, _, _ = data
+    detector = AEOutlierDetector(AutoEncoderTransformer(n_components=0))
+    with pytest.raises(InvalidParameterError, match="n_components"):
+        detector.fit(X_train)
+
+
+def test_unfitted_raises(data):
+    from sklearn.exceptions import NotFittedError
+
+    _, X_test, _ = data
+    with pytest.raises(NotFittedError):
+        AEOutlierDetector().score_samples(X_test)
