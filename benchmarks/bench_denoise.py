@@ -26,8 +26,13 @@ training noise). Both networks share every other parameter. Everything runs on
 one CPU thread. The DAE is trained on exactly the noise of the test rows: a
 best case; mismatched noise is not measured.
 
-Not measured: whether denoising training improves ``AEOutlierDetector``'s
-ROC-AUC (the issue asks for it once the detector exists).
+Whether denoising training improves ``AEOutlierDetector``'s ROC-AUC is
+measured in ``bench_detect.py`` (results/detect.md): with the detector's
+defaults, a masking (0.2) ``DenoisingAutoEncoder`` in place of the default
+autoencoder gives a mean ROC-AUC of 0.887 over the nine ODDS sets against 0.896
+(better on satellite, worse on annthyroid and mammography); without trimming
+(results/detect_choices.md) masking noise gives 0.849 and gaussian noise 0.751
+against 0.866 for dropout. The common claim does not hold on these sets.
 
 Usage::
 
