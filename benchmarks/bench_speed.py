@@ -13,7 +13,8 @@ All contenders train the same 64-128-32-128-64 MLP with Adam, batch 256, for
 Inference: ``transform`` against a bare ``no_grad`` encoder forward in large
 chunks; for the peers their own scoring/prediction call. Each contender runs
 ``--repeats`` times interleaved and keeps its best time, so ratios survive a
-busy machine better than absolute numbers.
+busy machine better than absolute numbers; inference, which takes
+milliseconds, is timed as the best of 10 calls in each repeat.
 
 A second part measures peak resident memory of ``fit`` on 1,000,000 x 64 in a
 fresh subprocess, and a third compares ``GridSearchCV`` with ``n_jobs=1`` and
@@ -40,6 +41,8 @@ from torch import nn
 from skae import AutoEncoderTransformer
 
 N_FEATURES, HIDDEN, CODE, BATCH, EPOCHS = 64, 128, 32, 256, 3
+#: Inference calls per contender and repeat; the best one is kept.
+INFERENCE_CALLS = 10
 
 
 def make_data(n_rows, seed=0):
@@ -68,11 +71,24 @@ def minimal_loop(X, fused=False):
             loss.backward()
             opt.step()
     fit_time = time.perf_counter() - start
-    start = time.perf_counter()
-    with torch.inference_mode():
-        for i in range(0, len(Xt), 16384):
-            encoder(Xt[i : i + 16384]).numpy()
-    return fit_time, time.perf_counter() - start
+
+    def infer():
+        with torch.inference_mode():
+            for i in range(0, len(Xt), 16384):
+                encoder(Xt[i : i + 16384]).numpy()
+
+    return fit_time, best_time(infer)
+
+
+def best_time(fn, calls=INFERENCE_CALLS):
+    """Best wall time of ``calls`` calls of ``fn``: inference takes milliseconds,
+    so one call measures the machine's noise more than the code."""
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def skae_ae(X):
@@ -85,9 +101,7 @@ def skae_ae(X):
         warnings.simplefilter("ignore")
         ae.fit(X)
     fit_time = time.perf_counter() - start
-    start = time.perf_counter()
-    ae.transform(X)
-    return fit_time, time.perf_counter() - start
+    return fit_time, best_time(lambda: ae.transform(X))
 
 
 def pyod_ae(X):
@@ -101,9 +115,7 @@ def pyod_ae(X):
     start = time.perf_counter()
     det.fit(X)
     fit_time = time.perf_counter() - start
-    start = time.perf_counter()
-    det.decision_function(X)
-    return fit_time, time.perf_counter() - start
+    return fit_time, best_time(lambda: det.decision_function(X))
 
 
 def sklearn_mlp(X):
@@ -118,9 +130,7 @@ def sklearn_mlp(X):
         warnings.simplefilter("ignore")
         mlp.fit(X, X)
     fit_time = time.perf_counter() - start
-    start = time.perf_counter()
-    mlp.predict(X)
-    return fit_time, time.perf_counter() - start
+    return fit_time, best_time(lambda: mlp.predict(X))
 
 
 def minimal_loop_fused(X):
@@ -275,6 +285,16 @@ def main():
         "|---:|---:|---:|",
         f"| 1 | {search[1]:.2f} | 1.00 |",
         f"| 2 | {search[2]:.2f} | {search[1] / search[2]:.2f} |",
+        "",
+        "## Changes measured with this script (skae's ratio, before -> after)",
+        "",
+        "| change | fit ratio | inference ratio |",
+        "|---|---|---|",
+        "| fused Adam when the optimizer is named and the kernel exists (b1c3382): "
+        "the fused kernel made the minimal loop itself 1.26x faster | -> 1.05 | - |",
+        "| inference timed as best of 10 calls (measurement only) | - | 0.71 -> 0.82 |",
+        "| CPU inference chunks of 4,096 rows instead of 16,384 (activations stay in L2) "
+        "| - | 0.82 -> 0.94 |",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
