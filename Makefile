@@ -16,12 +16,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test,docs]"
 	touch $@
 
+# The tests also exercise the speech corpus (skipped with a reason when the
+# espeak-ng program is missing: .ci/run installs it with apt-get).
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[test,docs,speech]"
+	touch $@
+
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) -m skae demo --out demo_output
 
-test: $(VENV)/.installed
+test: $(VENV)/.test-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
