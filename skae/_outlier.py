@@ -216,15 +216,15 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             template.set_params(random_state=seed)
 
-        self._fit_estimator(clone(template), X)
+        errors = self._fit_estimator(clone(template), X)
         for _ in range(self.n_trim_steps if self.trim_fraction > 0 else 0):
             # Outliers in the training rows teach the autoencoder to rebuild
             # them: train a fresh one without the rows worst rebuilt so far.
-            scores = self._anomaly_score(self._feature_errors(X))
+            scores = self._anomaly_score(errors)
             keep = scores <= np.quantile(scores, 1.0 - self.trim_fraction)
-            self._fit_estimator(clone(template), X[keep])
+            errors = self._fit_estimator(clone(template), X, keep)
 
-        scores = self._anomaly_score(self._feature_errors(X))
+        scores = self._anomaly_score(errors)
         if self.contamination == "auto":
             self.threshold_ = _tukey_threshold(scores)
         else:
@@ -232,20 +232,23 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
         self.offset_ = -self.threshold_
         return self
 
-    def _fit_estimator(self, estimator, X):
-        """Fit ``estimator`` on ``X``; set ``estimator_`` and ``feature_scale_``."""
+    def _fit_estimator(self, estimator, X, keep=slice(None)):
+        """Fit ``estimator`` on the rows ``X[keep]``; set ``estimator_`` and
+        ``feature_scale_``, and return the per-entry errors of all of ``X``."""
         with warnings.catch_warnings():
             if self.estimator is None:
                 # The default trains a fixed, short budget on purpose: training
                 # to convergence also learns to rebuild the outliers.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(X)
+            estimator.fit(X[keep])
         self.estimator_ = estimator
-        scale = self._feature_errors(X).mean(axis=0)
+        errors = self._feature_errors(X)
+        scale = errors[keep].mean(axis=0)
         # A feature rebuilt exactly everywhere (e.g. constant) must not divide
         # by zero: floor the scale at a tiny fraction of the mean scale.
         floor = max(float(scale.mean()), np.finfo(np.float32).tiny) * 1e-6
         self.feature_scale_ = np.maximum(scale, floor)
+        return errors
 
     def _feature_errors(self, X):
         """Per-entry reconstruction errors of validated rows, as float64."""
