@@ -126,12 +126,10 @@ class _SkaeDenoising(_Sklearn):
 
     def fit(self, X):
         from skae import AEOutlierDetector, DenoisingAutoEncoder
+        from skae._outlier import _default_estimator
 
-        d = X.shape[1]
-        dae = DenoisingAutoEncoder(
-            noise="masking", noise_level=0.2, n_components=max(32, d),
-            hidden_layer_sizes=(max(64, 2 * d),), dropout=0.3, max_epochs=10, batch_size=32,
-        )
+        default = _default_estimator(X.shape[1]).get_params()
+        dae = DenoisingAutoEncoder(noise="masking", noise_level=0.2, **default)
         self.estimator = AEOutlierDetector(dae, random_state=self.seed).fit(X)
         return self
 

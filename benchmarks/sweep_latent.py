@@ -38,15 +38,11 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_detect import SEEDS, load_datasets, split  # noqa: E402
+from sweep_detect import _scaled  # noqa: E402
 
 from skae import AEOutlierDetector  # noqa: E402
 
 WEIGHTS = (0.25, 0.5, 1.0)
-
-
-def _iqr_scaled(scores, train_scores):
-    q1, median, q3 = np.percentile(train_scores, [25, 50, 75])
-    return (scores - median) / max(q3 - q1, 1e-12)
 
 
 def variant_scores(detector, X_train, X_test):
@@ -61,7 +57,7 @@ def variant_scores(detector, X_train, X_test):
         d_train = np.sqrt(density.mahalanobis(Z_train))
         d_test = np.sqrt(density.mahalanobis(Z_test))
         for w in WEIGHTS:
-            out[f"iqr-{fit_on}-{w}"] = _iqr_scaled(error_test, error_train) + w * _iqr_scaled(
+            out[f"iqr-{fit_on}-{w}"] = _scaled(error_test, error_train) + w * _scaled(
                 d_test, d_train
             )
             out[f"sq-{fit_on}-{w}"] = error_test + w * d_test**2 / n_components
