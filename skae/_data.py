@@ -1,23 +1,56 @@
-"""In-memory tensors for training and batched no-grad inference.
+"""In-memory tensors for training, batched no-grad inference, subsampling.
 
 Batching in-memory arrays through ``torch.utils.data.DataLoader`` costs a
 Python call per row. Here data becomes one float32 tensor per fit, and a batch
-is one gather with a slice of a random permutation.
+is one gather with a slice of a random permutation. Inference of rows,
+fixed-length sequences (3-D arrays) and variable-length sequences (lists of
+2-D arrays) all goes through :func:`apply_batched`, in chunks sized by one
+table, :data:`INFERENCE_BATCH_SIZE`.
 """
 
+import math
 import warnings
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-#: Rows per forward pass at inference, by device type: large enough to amortise
-#: Python and kernel-launch overhead, small enough to bound the activations'
-#: memory. On CPU, 4,096 rows keep a 128-wide layer's activations (2 MiB) in
-#: L2 cache: transform of 100,000 x 64 ran 15.2 ms against 17.7-18.4 ms with
-#: 16,384-row chunks (benchmarks/bench_speed.py machine).
+#: Rows (frames, for sequences) per forward pass at inference, by device type:
+#: large enough to amortise Python and kernel-launch overhead, small enough to
+#: bound the activations' memory. The CPU value keeps a 128-wide layer's
+#: activations in L2 cache (measured in ``benchmarks/results/speed.md``).
 INFERENCE_BATCH_SIZE = {"cpu": 4096}
+#: Rows per forward pass at inference on device types not in the table.
 DEFAULT_INFERENCE_BATCH_SIZE = 16384
+
+
+def inference_batch_size(device):
+    """Rows (or frames) per inference chunk on ``device``, from the one table."""
+    device_type = torch.device(device).type
+    return INFERENCE_BATCH_SIZE.get(device_type, DEFAULT_INFERENCE_BATCH_SIZE)
+
+
+def items_per_chunk(shape, batch_size):
+    """How many items of an array of ``shape`` hold about ``batch_size`` rows.
+
+    An item is a row of a 2-D array, or a sequence of ``shape[1]`` frames of a
+    3-D array; at least one item per chunk.
+    """
+    frames = math.prod(shape[1:-1]) if len(shape) > 2 else 1
+    return max(1, batch_size // max(1, frames))
+
+
+def subsample(X, max_rows, seed=0):
+    """At most ``max_rows`` rows of ``X``, drawn without replacement, in order.
+
+    The draw uses its own generator seeded by ``seed``, so it neither reads
+    nor moves any global random state; ``X`` is returned as it is when it has
+    ``max_rows`` rows or fewer.
+    """
+    if len(X) <= max_rows:
+        return X
+    rng = np.random.default_rng(seed)
+    return X[np.sort(rng.choice(len(X), max_rows, replace=False))]
 
 
 class TensorData(Dataset):
@@ -115,35 +148,55 @@ def as_tensor(X):
         return torch.from_numpy(X)
 
 
+def _to_device(X, device):
+    # Integer arrays (e.g. VQ codes) keep their dtype; the rest is float32.
+    if isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer):
+        return torch.from_numpy(np.ascontiguousarray(X)).to(device)
+    return as_tensor(X).to(device, non_blocking=True)
+
+
 @torch.inference_mode()
-def apply_batched(fn, X, device, batch_size=None):
-    """Apply ``fn`` to the rows of ``X`` in large chunks without gradients.
+def apply_batched(fn, X, device, batch_size=None, *, cond=None):
+    """Apply ``fn`` to ``X`` in large chunks without gradients.
 
     Parameters
     ----------
     fn : callable
-        Maps a ``(batch, n_in)`` float tensor on ``device`` to ``(batch, ...)``.
-    X : ndarray of shape (n_samples, n_in)
-        Input rows; float32 avoids a copy.
-    device : torch.device
+        ``fn(x)``, or ``fn(x, cond)`` when ``cond`` is given: maps tensors on
+        ``device`` whose first axis is the batch to a ``(batch, ...)`` tensor.
+    X : ndarray of shape (n_samples, ...) or list of ndarray
+        Rows ``(n_samples, n_in)``, sequences ``(n_sequences, n_frames,
+        n_in)``, or a list of 2-D arrays (sequences of varying length), each
+        given to ``fn`` as a batch of one. Float input becomes float32
+        (float32 avoids a copy); integer input keeps its dtype.
+    device : str or torch.device
         Where ``fn`` runs.
     batch_size : int or None, default=None
-        Rows per call of ``fn``; None picks ``INFERENCE_BATCH_SIZE`` for the
-        device's type (``DEFAULT_INFERENCE_BATCH_SIZE`` for other devices).
+        Rows, or frames for sequences, per call of ``fn``; None picks
+        :data:`INFERENCE_BATCH_SIZE` for the device's type
+        (:data:`DEFAULT_INFERENCE_BATCH_SIZE` for other devices).
+    cond : ndarray or list of ndarray or None, default=None
+        A second input aligned with ``X`` along the first axis (e.g. one
+        group code per row or sequence), chunked the same way.
 
     Returns
     -------
-    out : ndarray of shape (n_samples, ...)
-        The outputs, on the CPU, in the dtype ``fn`` returned.
+    out : ndarray of shape (n_samples, ...) or list of ndarray
+        The outputs, on the CPU, in the dtype ``fn`` returned; a list for
+        list input.
     """
+    inputs = (X,) if cond is None else (X, cond)
+    if isinstance(X, list):
+        return [
+            fn(*(_to_device(a[i][None], device) for a in inputs))[0].cpu().numpy()
+            for i in range(len(X))
+        ]
     if batch_size is None:
-        batch_size = INFERENCE_BATCH_SIZE.get(
-            torch.device(device).type, DEFAULT_INFERENCE_BATCH_SIZE
-        )
-    X = as_tensor(X)
+        batch_size = inference_batch_size(device)
+    step = items_per_chunk(X.shape, batch_size)
     out = None
-    for start in range(0, len(X), batch_size):
-        chunk = fn(X[start : start + batch_size].to(device, non_blocking=True))
+    for start in range(0, len(X), step):
+        chunk = fn(*(_to_device(a[start : start + step], device) for a in inputs))
         if out is None:
             # One CPU tensor for all rows; numpy shares its memory at the end.
             out = torch.empty((len(X),) + chunk.shape[1:], dtype=chunk.dtype)

@@ -20,13 +20,39 @@ import math
 
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 
-from ._data import BatchIterator, TensorData
+from ._data import BatchIterator, TensorData, inference_batch_size, items_per_chunk
 
 
 class TrainingDivergedError(FloatingPointError):
     """Raised when the training loss becomes NaN or infinite."""
+
+
+class DivergenceGuard(Callback):
+    """Stop training at the first batch whose loss is NaN or infinite.
+
+    A skorch callback, installed by :class:`ReconstructionNet` among its
+    default callbacks: it checks every training and validation batch, so a
+    diverged epoch does not run to its end.
+
+    Raises
+    ------
+    TrainingDivergedError
+        At the first non-finite batch loss, naming the loss, its value and
+        the epoch, with what to try instead.
+    """
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        value = net.history[-1, "batches", -1]["train_loss" if training else "valid_loss"]
+        if not math.isfinite(value):
+            kind = "training" if training else "validation"
+            raise TrainingDivergedError(
+                f"Training diverged: the {kind} loss became {value} at epoch "
+                f"{net.history[-1, 'epoch']}. Scale the input (e.g. StandardScaler), "
+                "lower `lr`, or use a robust `loss` such as 'huber'."
+            )
 
 
 class ReconstructionNet(NeuralNet):
@@ -66,6 +92,10 @@ class ReconstructionNet(NeuralNet):
         self.corruption = corruption
         self.generator = generator
 
+    @property
+    def _default_callbacks(self):
+        return [*super()._default_callbacks, ("divergence", DivergenceGuard())]
+
     # -- data ---------------------------------------------------------------
     def get_dataset(self, X, y=None):
         if isinstance(X, TensorData):
@@ -88,7 +118,8 @@ class ReconstructionNet(NeuralNet):
             batch_size = len(dataset)
         if not training:
             # No gradients are kept: larger batches only cost activations.
-            batch_size = max(batch_size, 4096)
+            chunk = items_per_chunk(dataset.X.shape, inference_batch_size(self.device))
+            batch_size = max(batch_size, chunk)
         return BatchIterator(
             dataset, batch_size, shuffle=training, generator=self.generator
         )
@@ -130,18 +161,3 @@ class ReconstructionNet(NeuralNet):
         for term in aux_losses.values():
             loss = loss + term
         return loss
-
-    # -- divergence ---------------------------------------------------------
-    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
-        epoch = self.history[-1]
-        for key in ("train_loss", "valid_loss"):
-            for batch in epoch["batches"]:
-                value = batch.get(key)
-                if value is not None and not math.isfinite(value):
-                    raise TrainingDivergedError(
-                        f"Training diverged: the {key.replace('_', ' ')} became "
-                        f"{value} at epoch {epoch['epoch']}. Scale the input "
-                        "(e.g. StandardScaler), lower `lr`, or use a robust "
-                        "`loss` such as 'huber'."
-                    )
