@@ -5,6 +5,8 @@ share one interface, used by :class:`skae.DisentangledAutoEncoder`:
 
 - ``encode(x) -> z``: the content code, bounded by tanh;
 - ``decode(z, g) -> x_hat``: rows (or frames) rendered in group code ``g``;
+- ``embed_group(x, ...)``: a code for a group not seen in training, fitted
+  to a few of its examples;
 - ``forward(x, cond)``: the reconstruction of ``x`` in its own group
   ``cond`` (integer ids), plus, with an adversary, the loss term
   ``{"adversary": cross_entropy}`` whose gradient is reversed (and scaled) on
@@ -15,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._modules import ACTIVATIONS, MLP
+from ._modules import ACTIVATIONS, MLP, mirrored_mlps
 
 #: Frames seen by each convolution of the sequence network.
 KERNEL_SIZE = 5
@@ -65,6 +67,29 @@ class _Disentangler(nn.Module):
         # group, so its value is kept out of the monitored training loss.
         return x_hat, {"adversary": loss - loss.detach()}
 
+    def embed_group(self, x, *, n_steps, lr, criterion):
+        """Fit a group code to examples ``x`` of one group; the network stays fixed.
+
+        Starting from the mean of the group embeddings, ``n_steps`` Adam
+        steps on the code alone minimise ``criterion`` between ``x`` and ``x``
+        decoded from its own content codes in that group code.
+
+        Shape: ``x`` as the network's input -> ``(group_dim,)``.
+        """
+        with torch.no_grad():
+            z = self.encode(x)
+            g = self.group_embedding.weight.mean(0)
+        g = g.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([g], lr=lr)
+        with torch.enable_grad():
+            for _ in range(n_steps):
+                optimizer.zero_grad()
+                loss = criterion(self.decode(z, g.expand(len(x), -1)), x)
+                # Gradient of the code only: the network's weights stay as they are.
+                (g.grad,) = torch.autograd.grad(loss, g)
+                optimizer.step()
+        return g.detach()
+
     def extra_repr(self):
         return f"adversary_weight={self.adversary_weight}"
 
@@ -113,16 +138,16 @@ class DisentangledMLP(_Disentangler):
         adversary_weight=0.0,
     ):
         super().__init__()
-        hidden = dict(activation=activation, dropout=dropout, batch_norm=batch_norm)
-        self.encoder = MLP(
-            n_features, hidden_sizes, n_components, output_activation="tanh", **hidden
-        )
-        self.decoder = MLP(
-            n_components + group_dim,
-            tuple(reversed(hidden_sizes)),
+        self.encoder, self.decoder = mirrored_mlps(
             n_features,
+            hidden_sizes,
+            n_components,
+            decoder_extra_inputs=group_dim,
+            code_activation="tanh",
             output_activation=output_activation,
-            **hidden,
+            activation=activation,
+            dropout=dropout,
+            batch_norm=batch_norm,
         )
         self._init_groups(n_components, n_groups, group_dim, hidden_sizes, adversary_weight)
 

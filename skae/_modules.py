@@ -75,6 +75,59 @@ class MLP(nn.Sequential):
         self.out_features = out_features
 
 
+def mirrored_mlps(
+    n_features,
+    hidden_sizes,
+    n_components,
+    *,
+    decoder_extra_inputs=0,
+    code_activation=None,
+    output_activation=None,
+    **hidden,
+):
+    """An encoder MLP and a decoder MLP that mirrors its hidden widths.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the data: the encoder's input and the decoder's output.
+    hidden_sizes : sequence of int
+        Hidden widths of the encoder, from the input towards the code; the
+        decoder uses them in reverse.
+    n_components : int
+        Width of the code: the encoder's output and the decoder's input.
+    decoder_extra_inputs : int, default=0
+        Inputs the decoder takes beside the code (e.g. a group code).
+    code_activation : str or None, default=None
+        Activation of the encoder's output (e.g. ``"tanh"``), or None.
+    output_activation : str or None, default=None
+        Activation of the decoder's output, e.g. ``"sigmoid"`` for data in
+        [0, 1], or None.
+    **hidden
+        ``activation``, ``dropout`` and ``batch_norm`` of both MLPs' hidden
+        layers, as in :class:`MLP`.
+
+    Returns
+    -------
+    encoder, decoder : MLP
+        ``(batch, n_features) -> (batch, n_components)`` and
+        ``(batch, n_components + decoder_extra_inputs) -> (batch, n_features)``,
+        built in that order (so a seeded build repeats).
+    """
+    hidden_sizes = tuple(hidden_sizes)
+    encoder = MLP(
+        n_features, hidden_sizes, n_components, output_activation=code_activation, **hidden
+    )
+    decoder = MLP(
+        n_components + decoder_extra_inputs,
+        hidden_sizes[::-1],
+        n_features,
+        output_activation=output_activation,
+        **hidden,
+    )
+    return encoder, decoder
+
+
 class AutoEncoder(nn.Module):
     """Encoder and decoder MLPs around a latent code.
 
@@ -116,14 +169,14 @@ class AutoEncoder(nn.Module):
         output_activation=None,
     ):
         super().__init__()
-        hidden = dict(activation=activation, dropout=dropout, batch_norm=batch_norm)
-        self.encoder = MLP(n_features, hidden_sizes, n_components, **hidden)
-        self.decoder = MLP(
-            n_components,
-            tuple(reversed(hidden_sizes)),
+        self.encoder, self.decoder = mirrored_mlps(
             n_features,
+            hidden_sizes,
+            n_components,
             output_activation=output_activation,
-            **hidden,
+            activation=activation,
+            dropout=dropout,
+            batch_norm=batch_norm,
         )
 
     def encode(self, x):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._modules import MLP
+from ._modules import mirrored_mlps
 
 
 def squared_distances(x, codebook):
@@ -146,7 +146,10 @@ class VectorQuantizer(nn.Module):
             f"expected rows of width {self.code_dim}, got shape {tuple(z.shape)}"
         )
         if self.training:
-            self._maintain(z.detach())
+            if not self.initialized:
+                self._init_codebook(z.detach())
+            else:
+                self._restart_dead_codes(z.detach())
         codes = self.nearest(z.detach())  # (batch,)
         z_q = self.codebook[codes]  # (batch, code_dim)
         losses = {"commitment": self.commitment_cost * F.mse_loss(z, z_q.detach())}
@@ -161,13 +164,19 @@ class VectorQuantizer(nn.Module):
         return z_q, codes, losses
 
     @torch.no_grad()
-    def _maintain(self, z):
-        """Initialise the codebook, or re-seed its dead codes, from ``z``."""
-        if not self.initialized:
-            centers, counts = kmeans(z, self.n_codes, self.kmeans_iters)
-            self._set_codes(torch.arange(self.n_codes, device=z.device), centers, counts)
-            self.initialized.fill_(True)
-            return
+    def _init_codebook(self, z):
+        """Set the whole codebook by k-means on the rows ``z``."""
+        centers, counts = kmeans(z, self.n_codes, self.kmeans_iters)
+        self._set_codes(torch.arange(self.n_codes, device=z.device), centers, counts)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def _restart_dead_codes(self, z):
+        """Re-seed codes unused for ``dead_code_steps`` steps from rows of ``z``.
+
+        Rows are drawn with probability proportional to their squared
+        quantization error, so the new codes land where the codebook fits worst.
+        """
         dead = torch.nonzero(self.steps_unused >= self.dead_code_steps).flatten()
         if len(dead) == 0:
             return
@@ -312,21 +321,21 @@ class VQAutoEncoder(nn.Module):
         **quantizer_kwargs,
     ):
         super().__init__()
-        hidden = dict(activation=activation, dropout=dropout, batch_norm=batch_norm)
-        self.encoder = MLP(n_features, hidden_sizes, n_components, **hidden)
+        self.encoder, self.decoder = mirrored_mlps(
+            n_features,
+            hidden_sizes,
+            n_components,
+            output_activation=output_activation,
+            activation=activation,
+            dropout=dropout,
+            batch_norm=batch_norm,
+        )
         factorized = code_dim != n_components
         self.project_in = nn.Linear(n_components, code_dim) if factorized else nn.Identity()
         self.quantizer = ResidualVectorQuantizer(
             n_codebooks, n_codes, code_dim, **quantizer_kwargs
         )
         self.project_out = nn.Linear(code_dim, n_components) if factorized else nn.Identity()
-        self.decoder = MLP(
-            n_components,
-            tuple(reversed(hidden_sizes)),
-            n_features,
-            output_activation=output_activation,
-            **hidden,
-        )
 
     def encode(self, x):
         return self.project_in(self.encoder(x))  # (batch, code_dim)
