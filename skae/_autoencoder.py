@@ -2,9 +2,10 @@
 
 from ._base import BaseAutoEncoder
 from ._modules import AutoEncoder
+from ._rows import RowTransformerMixin
 
 
-class AutoEncoderTransformer(BaseAutoEncoder):
+class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
     """Autoencoder as a scikit-learn transformer.
 
     An MLP encoder maps each row to a low-dimensional latent code; a mirrored

@@ -1,11 +1,16 @@
 """The shared estimator base of every skae autoencoder.
 
 :class:`BaseAutoEncoder` holds what all estimators share: the parameters and
-their constraints, input validation, the choice of device, seeding, fitting
-through the one training engine (:class:`skae._net.ReconstructionNet`) and the
-fitted-state helpers. A concrete estimator says which ``nn.Module`` it trains
-(:meth:`BaseAutoEncoder._build_module`) and, optionally, how it corrupts
-training batches (:meth:`BaseAutoEncoder._corruption`).
+their constraints, the choice of device, seeding, training through the one
+engine (:class:`skae._net.ReconstructionNet`), the fitted state and batched
+inference. A concrete estimator says which ``nn.Module`` it trains
+(:meth:`BaseAutoEncoder._build_module`), how its training input is validated
+(:meth:`BaseAutoEncoder._check_fit_data`), and optionally how it corrupts
+training batches (:meth:`BaseAutoEncoder._corruption`) and what it records
+about the training rows (:meth:`BaseAutoEncoder._summarize_training`). Its
+public ``fit`` calls :meth:`BaseAutoEncoder._fit`; the row estimators take
+``fit`` and their predict-side methods from
+:class:`skae._rows.RowTransformerMixin`.
 """
 
 import functools
@@ -15,19 +20,13 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from skorch.callbacks import EarlyStopping
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._data import TensorData, apply_batched, as_tensor
+from ._data import TensorData, apply_batched, as_tensor, subsample
 from ._modules import ACTIVATIONS
 from ._net import ReconstructionNet
 
@@ -89,12 +88,19 @@ def _silent(*args, **kwargs):
     """Sink that prints nothing (a module-level function, so nets pickle)."""
 
 
+def check_n_samples(n_samples):
+    """Raise a ValueError unless ``n_samples`` (of ``sample``) is a positive int."""
+    if not isinstance(n_samples, Integral) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+
+
 class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class for autoencoder estimators; not for direct use.
 
-    Subclasses implement :meth:`_build_module` and may override
-    :meth:`_corruption`. See :class:`skae.AutoEncoderTransformer` for the
-    parameters.
+    Subclasses implement :meth:`_build_module`, a public ``fit`` that calls
+    :meth:`_fit`, and may override :meth:`_check_fit_data`,
+    :meth:`_corruption` and :meth:`_summarize_training`. See
+    :class:`skae.AutoEncoderTransformer` for the parameters.
     """
 
     _parameter_constraints: dict = {
@@ -166,47 +172,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.verbose = verbose
 
     # -- fitting ------------------------------------------------------------
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Train the autoencoder to reconstruct ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training rows. Converted to float32.
-        y : None
-            Ignored; present for API consistency.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        return self._fit(X, partial=False)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
-        """Train for one pass over the rows of ``X``, keeping earlier training.
-
-        The first call initialises the network; later calls continue with the
-        same weights and optimizer state. No validation split and no early
-        stopping are used.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            A batch of training rows.
-        y : None
-            Ignored; present for API consistency.
-
-        Returns
-        -------
-        self : object
-            The updated estimator.
-        """
-        return self._fit(X, partial=True)
-
     def _fit(self, X, y=None, *, partial):
+        """Train on validated ``X`` (and ``y``); the work of ``fit``/``partial_fit``.
+
+        ``partial`` trains one epoch, keeping the network when there is one;
+        otherwise the network is kept only with ``warm_start``.
+        """
         keep = hasattr(self, "net_") and (partial or self.warm_start)
         X, cond = self._check_fit_data(X, y, reset=not keep)
         self._check_hidden_layer_sizes()
@@ -241,12 +212,10 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             net.partial_fit(
                 TensorData(X_tensor, cond), epochs=1 if partial else self.max_epochs
             )
-            self._finish_training(net)
 
         self.net_ = net
         self.n_iter_ = len(net.history)
-        self._n_features_out = self.n_components
-        self._keep_training_codes(X)
+        self._summarize_training(X)
         if not partial and stopper is not None and stopper.misses_ < stopper.patience:
             warnings.warn(
                 f"{type(self).__name__} reached max_epochs={self.max_epochs} "
@@ -320,17 +289,6 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         net.initialize_callbacks()
         return stopper
 
-    def _finish_training(self, net):
-        """Hook called after each training call, inside the seeded context."""
-
-    def _keep_training_codes(self, X):
-        """Keep a subsample of training codes for :meth:`sample`."""
-        rng = np.random.default_rng(0)
-        if len(X) > _MAX_KEPT_CODES:
-            X = X[np.sort(rng.choice(len(X), _MAX_KEPT_CODES, replace=False))]
-        self._training_codes = self._encode(X)
-        self._latent_density = None
-
     # -- subclass hooks -----------------------------------------------------
     def _check_fit_data(self, X, y, *, reset):
         """Validate training input; return ``(X, cond)``.
@@ -353,6 +311,17 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         return None
 
+    def _summarize_training(self, X):
+        """Record what inference needs from the rows just trained on.
+
+        Called at the end of every training call with the array the network
+        trained on. The default keeps the codes of (a subsample of at most
+        ``_MAX_KEPT_CODES``) training rows, the draws of ``sample``;
+        subclasses may add fitted statistics.
+        """
+        self._training_codes = self._encode(subsample(X, _MAX_KEPT_CODES))
+        self._latent_density = None
+
     # -- inference ----------------------------------------------------------
     @property
     def module_(self):
@@ -372,155 +341,24 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self)
         return torch.device(self.net_.device)
 
-    def _apply(self, fn, X):
-        module = self.net_.module_
-        module.eval()
-        return apply_batched(fn, X, self.device_)
+    @property
+    def _n_features_out(self):
+        """Width of :meth:`transform`'s output, for ``get_feature_names_out``.
+
+        Read off the kept training codes, so it is an AttributeError (not
+        fitted) before the first fit and follows the fitted model, not a
+        later ``set_params``.
+        """
+        return self._training_codes.shape[-1]
+
+    def _infer(self, fn, X, cond=None):
+        """``fn`` applied to validated ``X`` (and aligned ``cond``) in chunks,
+        without gradients, with the module in evaluation mode."""
+        self.net_.module_.eval()
+        return apply_batched(fn, X, self.device_, cond=cond)
 
     def _encode(self, X):
-        return self._apply(self.net_.module_.encode, X)
-
-    def _decode(self, Z):
-        return self._apply(self.net_.module_.decode, Z)
-
-    def transform(self, X):
-        """Encode ``X`` into the latent space.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to encode.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components), dtype float32
-            Latent codes.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
-        return self._encode(X)
-
-    def inverse_transform(self, X):
-        """Decode latent codes back into the input space.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components)
-            Latent codes, e.g. from :meth:`transform`.
-
-        Returns
-        -------
-        X_rec : ndarray of shape (n_samples, n_features_in_), dtype float32
-            Reconstructed rows.
-        """
-        check_is_fitted(self)
-        Z = self._check_codes(X)
-        return self._decode(Z)
-
-    def _check_codes(self, Z):
-        Z = check_array(Z, dtype=np.float32)
-        if Z.shape[1] != self.n_components:
-            raise ValueError(
-                f"X has {Z.shape[1]} features, but {type(self).__name__}."
-                f"inverse_transform is expecting {self.n_components} latent "
-                "features (n_components) as input."
-            )
-        return Z
-
-    def _forward(self, x):
-        """The module's reconstruction of a tensor, without auxiliary losses."""
-        x_hat = self.net_.module_(x)
-        return x_hat[0] if isinstance(x_hat, tuple) else x_hat
-
-    def _reconstruct(self, X):
-        """Encode and decode validated rows in one batched pass."""
-        return self._apply(self._forward, X)
-
-    def reconstruction_error(self, X, per_feature=False):
-        """Reconstruction loss of each row (lower is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to reconstruct.
-        per_feature : bool, default=False
-            Return the loss of every entry instead of the row means, to see
-            which features a row is badly rebuilt in.
-
-        Returns
-        -------
-        errors : ndarray of shape (n_samples,) or (n_samples, n_features)
-            The training ``loss`` between each row and its reconstruction,
-            averaged over features unless ``per_feature``.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
-        criterion = LOSSES[self.loss](reduction="none")
-
-        def loss(x):
-            errors = criterion(self._forward(x), x)
-            return errors if per_feature else errors.mean(dim=1)
-
-        return self._apply(loss, X)
-
-    def score(self, X, y=None):
-        """Minus the mean reconstruction loss of ``X`` (higher is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to score.
-        y : None
-            Ignored; present for API consistency.
-
-        Returns
-        -------
-        score : float
-            ``-mean(loss(X, reconstruct(X)))`` with the training ``loss``.
-        """
-        return -float(np.mean(self.reconstruction_error(X), dtype=np.float64))
-
-    def sample(self, n_samples=1, random_state=None):
-        """Generate rows: decode latent codes drawn from a density of the codes.
-
-        A Gaussian mixture is fitted to (a subsample of at most 10,000) training
-        codes the first time this is called after a fit; its draws are decoded.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of rows to generate.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the draws from the latent density.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
-            Generated rows.
-        """
-        check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        if self._latent_density is None:
-            codes = self._training_codes
-            self._latent_density = GaussianMixture(
-                n_components=min(10, max(1, len(codes) // 50)),
-                covariance_type="full",
-                reg_covar=1e-4,
-                random_state=0,
-            ).fit(codes.astype(np.float64))
-        rng = check_random_state(random_state)
-        density = self._latent_density
-        # GaussianMixture.sample has no random_state argument: draw by hand.
-        counts = rng.multinomial(n_samples, density.weights_)
-        Z = np.concatenate(
-            [
-                mean + rng.standard_normal((count, len(mean))) @ np.linalg.cholesky(cov).T
-                for mean, cov, count in zip(density.means_, density.covariances_, counts)
-            ]
-        )
-        Z = Z[rng.permutation(n_samples)].astype(np.float32)
-        return self._decode(Z)
+        return self._infer(self.net_.module_.encode, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

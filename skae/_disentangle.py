@@ -6,37 +6,28 @@ it supplies the group ids of the rows as the engine's per-row conditioning
 (:mod:`skae._disentangle_modules`) returns the adversary's loss as an
 auxiliary term, so one optimizer trains encoder, decoder, group embeddings and
 adversary together (the adversary's gradient is reversed into the encoder).
+Sequence input is handled by :mod:`skae._sequences`, group labels and codes by
+:mod:`skae._groups`.
 """
 
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import _fit_context
-from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _MAX_KEPT_CODES, LOSSES, BaseAutoEncoder
-from ._data import as_tensor
+from ._base import _MAX_KEPT_CODES, LOSSES, BaseAutoEncoder, check_n_samples
+from ._data import as_tensor, subsample
 from ._disentangle_modules import DisentangledConv, DisentangledMLP
+from ._groups import encode_groups, group_codes, group_ids
+from ._sequences import check_sequence_labels, check_sequences, cut_windows, is_sequences
 
 METHODS = ("adversarial", "instance_norm", "bottleneck")
 
-#: Sequences decoded per forward pass at inference (3-D array input).
-_SEQUENCE_BATCH = 256
-
-
-def _is_sequences(X):
-    """True for a 3-D array or a list/tuple of 2-D arrays (one per sequence)."""
-    if getattr(X, "ndim", None) == 3:
-        return True
-    return (
-        isinstance(X, (list, tuple))
-        and len(X) > 0
-        and all(getattr(x, "ndim", None) == 2 for x in X)
-    )
+#: Training windows (or rows) of a new group that ``embed_group`` fits to.
+_MAX_EMBED_EXAMPLES = 2048
 
 
 class DisentangledAutoEncoder(BaseAutoEncoder):
@@ -278,7 +269,7 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
         self : object
             The fitted estimator.
         """
-        return self._fit_validated(X, y, partial=False)
+        return self._fit(X, y, partial=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
@@ -299,86 +290,50 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
         self : object
             The updated estimator.
         """
-        return self._fit_validated(X, y, partial=True)
+        return self._fit(X, y, partial=True)
 
-    def _fit_validated(self, X, y, *, partial):
-        if self.method == "instance_norm" and not _is_sequences(X):
+    def _check_fit_data(self, X, y, *, reset):
+        """Training rows (or windows cut from sequences) and their group ids."""
+        sequences = is_sequences(X)
+        if self.method == "instance_norm" and not sequences:
             raise ValueError(
                 "method='instance_norm' normalises over time and needs sequence "
                 "input: a 3-D array (n_sequences, n_frames, n_features) or a list "
                 "of 2-D arrays. For rows use 'adversarial' or 'bottleneck'."
             )
-        return self._fit(X, y, partial=partial)
-
-    def _check_fit_data(self, X, y, *, reset):
-        if _is_sequences(X):
-            sequences, y = self._check_sequences(X, y, reset=reset)
-            self._sequence_input = True
-            windows, owners = self._windows(sequences)
-            return windows, self._fit_group_ids(y, reset)[owners]
-        if not reset and getattr(self, "_sequence_input", False):
+        if not reset and sequences != self._sequence_input:
+            fitted, given = ("sequences", "rows") if self._sequence_input else ("rows", "sequences")
             raise ValueError(
-                "This estimator was fitted on sequences; continue training on "
-                "sequences, not rows."
+                f"This estimator was fitted on {fitted}; continue training on "
+                f"{fitted}, not {given}."
             )
-        X, y = validate_data(self, X, y, reset=reset, dtype=np.float32)
-        self._sequence_input = False
-        return X, self._fit_group_ids(y, reset)
-
-    def _fit_group_ids(self, y, reset):
-        check_classification_targets(y)
+        if sequences:
+            X = self._check_sequence_width(check_sequences(X), reset=reset)
+            y = check_sequence_labels(y, len(X), type(self).__name__)
+            X, owners = cut_windows(X, self.segment_length)
+        else:
+            X, y = validate_data(self, X, y, reset=reset, dtype=np.float32)
+            owners = slice(None)
+        self._sequence_input = sequences
         if reset:
-            self.classes_, ids = np.unique(y, return_inverse=True)
-            return ids.astype(np.int64)
-        return self._group_ids(y, len(y))
+            self.classes_, ids = encode_groups(y)
+        else:
+            ids = group_ids(self.classes_, y, len(y))
+        return X, ids[owners]
 
-    def _check_sequences(self, X, y, *, reset):
-        """Validate sequence input; return a list of float32 arrays and y."""
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
-        sequences = [check_array(x, dtype=np.float32) for x in X]
-        widths = {x.shape[1] for x in sequences}
-        if len(widths) != 1:
-            raise ValueError(
-                f"All sequences must have the same number of features, got {sorted(widths)}."
-            )
-        n_features = widths.pop()
+    def _check_sequence_width(self, sequences, *, reset):
+        """Set (``reset``) or check ``n_features_in_`` from validated sequences."""
+        n_features = sequences[0].shape[1]
         if reset:
             self.n_features_in_ = n_features
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
-        elif not getattr(self, "_sequence_input", False):
-            raise ValueError(
-                "This estimator was fitted on rows; continue training on rows, not sequences."
-            )
         elif n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {n_features} features, but {type(self).__name__} is "
                 f"expecting {self.n_features_in_} features as input."
             )
-        y = column_or_1d(y, warn=True)
-        if len(y) != len(sequences):
-            raise ValueError(
-                f"y has {len(y)} labels for {len(sequences)} sequences; give one per sequence."
-            )
-        return sequences, y
-
-    def _windows(self, sequences):
-        """Cut sequences into windows of ``segment_length`` frames, half overlapping."""
-        length = self.segment_length
-        hop = max(1, length // 2)
-        windows, owners = [], []
-        for i, x in enumerate(sequences):
-            if len(x) < length:
-                x = np.concatenate([x, np.repeat(x[-1:], length - len(x), axis=0)])
-            starts = list(range(0, len(x) - length + 1, hop))
-            if starts[-1] != len(x) - length:
-                starts.append(len(x) - length)
-            windows.extend(x[s : s + length] for s in starts)
-            owners.extend([i] * len(starts))
-        return np.stack(windows), np.asarray(owners)
+        return sequences
 
     def _build_module(self, n_features):
         sizes = tuple(self.hidden_layer_sizes)
@@ -408,14 +363,10 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
             adversary_weight=weight,
         )
 
-    def _keep_training_codes(self, X):
+    def _summarize_training(self, X):
         """Keep a subsample of training content codes (frames) for :meth:`sample`."""
-        codes = self._encode_batch(X)
-        codes = codes.reshape(-1, self.n_components)
-        if len(codes) > _MAX_KEPT_CODES:
-            rng = np.random.default_rng(0)
-            codes = codes[np.sort(rng.choice(len(codes), _MAX_KEPT_CODES, replace=False))]
-        self._training_codes = codes
+        codes = self._encode(X).reshape(-1, self.n_components)
+        self._training_codes = subsample(codes, _MAX_KEPT_CODES)
 
     # -- groups -------------------------------------------------------------
     @property
@@ -423,47 +374,6 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
         """The code of each group in ``classes_``: (n_groups, group_dim)."""
         check_is_fitted(self)
         return self.module_.group_embedding.weight.detach().cpu().numpy().copy()
-
-    def _group_ids(self, y, n):
-        """Indices into ``classes_`` of a label or one label per item."""
-        y = np.asarray(y)
-        if y.ndim == 0:
-            y = np.repeat(y[None], n)
-        y = column_or_1d(y)
-        if len(y) != n:
-            raise ValueError(
-                f"y has {len(y)} labels for {n} rows or sequences; give one label or one per item."
-            )
-        ids = np.searchsorted(self.classes_, y)
-        ids = np.minimum(ids, len(self.classes_) - 1)
-        unseen = self.classes_[ids] != y
-        if unseen.any():
-            raise ValueError(
-                f"y contains groups not seen in fit: {np.unique(y[unseen])[:5].tolist()}; "
-                f"known groups are {self.classes_.tolist()[:10]}. For a new group use "
-                "embed_group and group_code=."
-            )
-        return ids.astype(np.int64)
-
-    def _group_codes(self, y, group_code, n):
-        """Group codes (n, group_dim) from labels ``y`` or given ``group_code``."""
-        if (y is None) == (group_code is None):
-            raise ValueError("Give exactly one of y (group labels) and group_code.")
-        if group_code is None:
-            return self.group_embeddings_[self._group_ids(y, n)]
-        codes = check_array(np.atleast_2d(group_code), dtype=np.float32)
-        if codes.shape[1] != self.group_dim:
-            raise ValueError(
-                f"group_code has {codes.shape[1]} values, expected group_dim={self.group_dim}."
-            )
-        if len(codes) == 1:
-            codes = np.repeat(codes, n, axis=0)
-        if len(codes) != n:
-            raise ValueError(
-                f"group_code has {len(codes)} rows for {n} rows or sequences; give one or one "
-                "per item."
-            )
-        return codes
 
     def embed_group(self, X_examples, *, n_steps=200, lr=0.05):
         """A group code for a new group from a few of its rows (or sequences).
@@ -490,68 +400,44 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
         """
         check_is_fitted(self)
         X = self._check_input(X_examples)
-        module, device = self.module_, self.device_
-        module.eval()
         if self._sequence_input:
-            windows, _ = self._windows(X)
-            X = windows
-        rng = np.random.default_rng(0)
-        if len(X) > 2048:
-            X = X[np.sort(rng.choice(len(X), 2048, replace=False))]
-        x = as_tensor(X).to(device)
-        with torch.no_grad():
-            z = module.encode(x)
-        g = torch.tensor(self.group_embeddings_.mean(axis=0), device=device, requires_grad=True)
-        optimizer = torch.optim.Adam([g], lr=lr)
-        criterion = LOSSES[self.loss]()
-        with torch.enable_grad():
-            for _ in range(n_steps):
-                optimizer.zero_grad()
-                loss = criterion(module.decode(z, g.expand(len(x), -1)), x)
-                (grad,) = torch.autograd.grad(loss, g)
-                g.grad = grad
-                optimizer.step()
-        return g.detach().cpu().numpy().astype(np.float32)
+            X, _ = cut_windows(X, self.segment_length)
+        x = as_tensor(subsample(X, _MAX_EMBED_EXAMPLES)).to(self.device_)
+        module = self.module_
+        module.eval()
+        code = module.embed_group(
+            x, n_steps=n_steps, lr=lr, criterion=LOSSES[self.loss]()
+        )
+        return code.cpu().numpy().astype(np.float32)
 
     # -- inference ----------------------------------------------------------
     def _check_input(self, X):
         """Validate rows or sequences for inference: an array or list of arrays."""
-        if getattr(self, "_sequence_input", False):
-            if not _is_sequences(X):
-                raise ValueError(
-                    "This estimator was fitted on sequences: give a 3-D array "
-                    "(n_sequences, n_frames, n_features) or a list of 2-D arrays."
-                )
-            sequences, _ = self._check_sequences(X, np.zeros(len(X)), reset=False)
-            if getattr(X, "ndim", None) == 3:
-                return np.stack(sequences)
-            return sequences
-        return validate_data(self, X, reset=False, dtype=np.float32)
+        if not self._sequence_input:
+            return validate_data(self, X, reset=False, dtype=np.float32)
+        if not is_sequences(X):
+            raise ValueError(
+                "This estimator was fitted on sequences: give a 3-D array "
+                "(n_sequences, n_frames, n_features) or a list of 2-D arrays."
+            )
+        sequences = self._check_sequence_width(check_sequences(X), reset=False)
+        return np.stack(sequences) if getattr(X, "ndim", None) == 3 else sequences
 
-    def _run(self, fn, *arrays):
-        """Apply ``fn`` to tensors of ``arrays`` in chunks, without gradients.
-
-        ``arrays`` are numpy arrays (rows or 3-D sequences, chunked along the
-        first axis) or, for variable-length sequences, lists (one call per
-        sequence). Returns an array, or a list for list input.
-        """
-        module, device = self.module_, self.device_
-        module.eval()
-        with torch.inference_mode():
-            if isinstance(arrays[0], list):
-                return [
-                    fn(*(as_tensor(a[i][None]).to(device) for a in arrays))[0].cpu().numpy()
-                    for i in range(len(arrays[0]))
-                ]
-            step = _SEQUENCE_BATCH if arrays[0].ndim == 3 else 16384
-            chunks = [
-                fn(*(as_tensor(a[s : s + step]).to(device) for a in arrays)).cpu().numpy()
-                for s in range(0, len(arrays[0]), step)
-            ]
-            return np.concatenate(chunks)
-
-    def _encode_batch(self, X):
-        return self._run(self.module_.encode, X)
+    def _check_content_codes(self, Z):
+        """Validate content codes: rows, a 3-D array or a list of sequences of codes."""
+        if not (self._sequence_input and is_sequences(Z)):
+            Z = check_array(Z, dtype=np.float32)
+            codes = [Z]
+        else:
+            codes = [check_array(z, dtype=np.float32) for z in Z]
+            Z = np.stack(codes) if getattr(Z, "ndim", None) == 3 else codes
+        if any(z.shape[1] != self.n_components for z in codes):
+            raise ValueError(
+                f"X has {codes[0].shape[1]} features, but {type(self).__name__}."
+                f"inverse_transform is expecting {self.n_components} latent "
+                "features (n_components) as input."
+            )
+        return Z
 
     def transform(self, X):
         """Encode ``X`` into the group-free content code.
@@ -568,26 +454,7 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
             ``(n_sequences, n_frames, n_components)`` (a list for list input).
         """
         check_is_fitted(self)
-        return self._encode_batch(self._check_input(X))
-
-    def fit_transform(self, X, y, **fit_params):
-        """Fit to ``X`` and groups ``y``, then return the content codes.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or sequences
-            Training rows or sequences.
-        y : array-like of shape (n_samples,) or (n_sequences,)
-            The group of each row (or sequence).
-        **fit_params : dict
-            Unused; for API consistency.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components), dtype float32
-            Content codes of ``X``.
-        """
-        return self.fit(X, y).transform(X)
+        return self._encode(self._check_input(X))
 
     def inverse_transform(self, X, y=None, *, group_code=None):
         """Render content codes in group(s) ``y`` (or a given group code).
@@ -610,23 +477,13 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
             Rows (or sequences of frames) rendered in the chosen group(s).
         """
         check_is_fitted(self)
-        if getattr(self, "_sequence_input", False) and _is_sequences(X):
-            Z = [check_array(z, dtype=np.float32) for z in X]
-            if any(z.shape[1] != self.n_components for z in Z):
-                raise ValueError(
-                    f"Codes must have n_components={self.n_components} values per frame."
-                )
-            if getattr(X, "ndim", None) == 3:
-                Z = np.stack(Z)
-        else:
-            Z = self._check_codes(X)
-        G = self._group_codes(y, group_code, len(Z))
-        if isinstance(Z, list):
-            G = list(G)
+        Z = self._check_content_codes(X)
+        G = group_codes(self.group_embeddings_, self.classes_, y, group_code, len(Z))
+        decode = self.module_.decode
         if self._sequence_input and not isinstance(Z, list) and Z.ndim == 2:
             # Frames without time context (e.g. from sample): one frame each.
-            return self._run(self.module_.decode, Z[:, None], G)[:, 0]
-        return self._run(self.module_.decode, Z, G)
+            return self._infer(decode, Z[:, None], cond=G)[:, 0]
+        return self._infer(decode, Z, cond=G)
 
     def convert(self, X, y_target=None, *, group_code=None):
         """Render ``X`` in another group: ``inverse_transform(transform(X), y_target)``.
@@ -670,11 +527,11 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
         """
         check_is_fitted(self)
         X = self._check_input(X)
-        X_hat = self.inverse_transform(self._encode_batch(X), y)
+        X_hat = self.inverse_transform(self._encode(X), y)
         criterion = LOSSES[self.loss](reduction="none")
 
         def loss(x_hat, x):
-            return criterion(torch.from_numpy(x_hat), as_tensor(x)).numpy()
+            return criterion(as_tensor(x_hat), as_tensor(x)).numpy()
 
         if isinstance(X, list):
             errors = [loss(a, b) for a, b in zip(X_hat, X)]
@@ -717,8 +574,7 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
             Generated rows (frames).
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        check_n_samples(n_samples)
         rng = check_random_state(random_state)
         Z = self._training_codes[rng.randint(len(self._training_codes), size=n_samples)]
         if y is None:

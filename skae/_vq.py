@@ -7,11 +7,13 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
+from ._base import _MAX_KEPT_CODES, BaseAutoEncoder, check_n_samples
+from ._data import subsample
 from ._quantizer import VQAutoEncoder
+from ._rows import RowTransformerMixin
 
 
-class VQTransformer(BaseAutoEncoder):
+class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     """Vector-quantized autoencoder: each row becomes discrete codes.
 
     An MLP encoder maps each row to a latent vector, which is snapped to the
@@ -246,12 +248,6 @@ class VQTransformer(BaseAutoEncoder):
         self.commitment_cost = commitment_cost
         self.ema_decay = ema_decay
 
-    def _fit(self, X, *, partial):
-        super()._fit(X, partial=partial)
-        # transform gives one code per codebook.
-        self._n_features_out = self.n_codebooks
-        return self
-
     def _build_module(self, n_features):
         return VQAutoEncoder(
             n_features,
@@ -268,7 +264,7 @@ class VQTransformer(BaseAutoEncoder):
             ema_decay=self.ema_decay,
         )
 
-    def _keep_training_codes(self, X):
+    def _summarize_training(self, X):
         """Count code usage on the training rows; keep codes for :meth:`sample`."""
         codes = self._encode(X)  # (n_samples, n_codebooks)
         self.code_usage_ = np.stack(
@@ -278,10 +274,7 @@ class VQTransformer(BaseAutoEncoder):
         with np.errstate(divide="ignore", invalid="ignore"):
             entropy = -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=1)
         self.perplexity_ = np.exp(entropy)
-        if len(codes) > _MAX_KEPT_CODES:
-            rng = np.random.default_rng(0)
-            codes = codes[np.sort(rng.choice(len(codes), _MAX_KEPT_CODES, replace=False))]
-        self._training_codes = codes
+        self._training_codes = subsample(codes, _MAX_KEPT_CODES)
 
     # -- inference ----------------------------------------------------------
     @property
@@ -291,12 +284,10 @@ class VQTransformer(BaseAutoEncoder):
         return self.net_.module_.quantizer.codebooks.cpu().numpy()
 
     def _encode(self, X):
-        return self._apply(self.net_.module_.codes, X)
+        return self._infer(self.net_.module_.codes, X)
 
     def _decode(self, codes):
-        module = self.net_.module_
-        # apply_batched hands over float32; codes are exact integers in it.
-        return self._apply(lambda c: module.decode_codes(c.long()), codes)
+        return self._infer(self.net_.module_.decode_codes, codes)
 
     def transform(self, X):
         """Encode ``X`` into one code per codebook.
@@ -411,7 +402,7 @@ class VQTransformer(BaseAutoEncoder):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        return self._apply(self.net_.module_.embed, X)
+        return self._infer(self.net_.module_.embed, X)
 
     def sample(self, n_samples=1, random_state=None):
         """Generate rows: decode code tuples drawn from the training codes.
@@ -434,8 +425,7 @@ class VQTransformer(BaseAutoEncoder):
             Generated rows.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        check_n_samples(n_samples)
         rng = check_random_state(random_state)
         codes = self._training_codes
         return self._decode(codes[rng.randint(len(codes), size=n_samples)])

@@ -1,0 +1,210 @@
+"""The predict-side methods of the row autoencoders.
+
+:class:`RowTransformerMixin` gives an estimator built on
+:class:`skae._base.BaseAutoEncoder` the scikit-learn transformer surface for
+rows: ``fit``/``partial_fit`` without targets, ``transform`` to codes,
+``inverse_transform`` back to rows, per-row ``reconstruction_error``,
+``score`` and ``sample``. Estimators whose methods take other arguments (the
+group labels of :class:`skae.DisentangledAutoEncoder`) do not use it.
+"""
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.mixture import GaussianMixture
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import LOSSES, check_n_samples
+
+
+class RowTransformerMixin:
+    """Row-transformer methods for a :class:`skae._base.BaseAutoEncoder`.
+
+    Put it first among the bases, ``class Estimator(RowTransformerMixin,
+    BaseAutoEncoder)``. The module must have ``encode``, ``decode`` and a
+    ``forward`` returning the reconstruction (or ``(reconstruction,
+    aux_losses)``).
+    """
+
+    # -- fitting ------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder to reconstruct ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows. Converted to float32.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, partial=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one pass over the rows of ``X``, keeping earlier training.
+
+        The first call initialises the network; later calls continue with the
+        same weights and optimizer state. No validation split and no early
+        stopping are used.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training rows.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, partial=True)
+
+    # -- inference ----------------------------------------------------------
+    def transform(self, X):
+        """Encode ``X`` into the latent space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to encode.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components), dtype float32
+            Latent codes.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        return self._encode(X)
+
+    def inverse_transform(self, X):
+        """Decode latent codes back into the input space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latent codes, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        X_rec : ndarray of shape (n_samples, n_features_in_), dtype float32
+            Reconstructed rows.
+        """
+        check_is_fitted(self)
+        Z = self._check_codes(X)
+        return self._decode(Z)
+
+    def _check_codes(self, Z):
+        Z = check_array(Z, dtype=np.float32)
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but {type(self).__name__}."
+                f"inverse_transform is expecting {self.n_components} latent "
+                "features (n_components) as input."
+            )
+        return Z
+
+    def _decode(self, Z):
+        return self._infer(self.net_.module_.decode, Z)
+
+    def _forward(self, x):
+        """The module's reconstruction of a tensor, without auxiliary losses."""
+        x_hat = self.net_.module_(x)
+        return x_hat[0] if isinstance(x_hat, tuple) else x_hat
+
+    def _reconstruct(self, X):
+        """Encode and decode validated rows in one batched pass."""
+        return self._infer(self._forward, X)
+
+    def reconstruction_error(self, X, per_feature=False):
+        """Reconstruction loss of each row (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to reconstruct.
+        per_feature : bool, default=False
+            Return the loss of every entry instead of the row means, to see
+            which features a row is badly rebuilt in.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_samples,) or (n_samples, n_features)
+            The training ``loss`` between each row and its reconstruction,
+            averaged over features unless ``per_feature``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        criterion = LOSSES[self.loss](reduction="none")
+
+        def loss(x):
+            errors = criterion(self._forward(x), x)
+            return errors if per_feature else errors.mean(dim=1)
+
+        return self._infer(loss, X)
+
+    def score(self, X, y=None):
+        """Minus the mean reconstruction loss of ``X`` (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to score.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        score : float
+            ``-mean(loss(X, reconstruct(X)))`` with the training ``loss``.
+        """
+        return -float(np.mean(self.reconstruction_error(X), dtype=np.float64))
+
+    def sample(self, n_samples=1, random_state=None):
+        """Generate rows: decode latent codes drawn from a density of the codes.
+
+        A Gaussian mixture is fitted to (a subsample of at most 10,000) training
+        codes the first time this is called after a fit; its draws are decoded.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows to generate.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws from the latent density.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
+            Generated rows.
+        """
+        check_is_fitted(self)
+        check_n_samples(n_samples)
+        if self._latent_density is None:
+            codes = self._training_codes
+            self._latent_density = GaussianMixture(
+                n_components=min(10, max(1, len(codes) // 50)),
+                covariance_type="full",
+                reg_covar=1e-4,
+                random_state=0,
+            ).fit(codes.astype(np.float64))
+        rng = check_random_state(random_state)
+        density = self._latent_density
+        # GaussianMixture.sample has no random_state argument: draw by hand.
+        counts = rng.multinomial(n_samples, density.weights_)
+        Z = np.concatenate(
+            [
+                mean + rng.standard_normal((count, len(mean))) @ np.linalg.cholesky(cov).T
+                for mean, cov, count in zip(density.means_, density.covariances_, counts)
+            ]
+        )
+        Z = Z[rng.permutation(n_samples)].astype(np.float32)
+        return self._decode(Z)
