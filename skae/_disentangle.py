@@ -6,7 +6,8 @@ it supplies the group ids of the rows as the engine's per-row conditioning
 (:mod:`skae._disentangle_modules`) returns the adversary's loss as an
 auxiliary term, so one optimizer trains encoder, decoder, group embeddings and
 adversary together (the adversary's gradient is reversed into the encoder).
-Sequence input is handled by :mod:`skae._sequences`, group labels and codes by
+Sequence input is handled by :mod:`skae._sequences`; group labels, group codes
+and rendering in a group (:class:`skae._groups.GroupConversionMixin`) by
 :mod:`skae._groups`.
 """
 
@@ -14,23 +15,20 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _MAX_KEPT_CODES, LOSSES, BaseAutoEncoder, check_n_samples
-from ._data import as_tensor, subsample
+from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
+from ._data import subsample
 from ._disentangle_modules import DisentangledConv, DisentangledMLP
-from ._groups import encode_groups, group_codes, group_ids
+from ._groups import GroupConversionMixin, encode_groups, group_ids
 from ._sequences import check_sequence_labels, check_sequences, cut_windows, is_sequences
 
 METHODS = ("adversarial", "instance_norm", "bottleneck")
 
-#: Training windows (or rows) of a new group that ``embed_group`` fits to.
-_MAX_EMBED_EXAMPLES = 2048
 
 
-class DisentangledAutoEncoder(BaseAutoEncoder):
+class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
     """Autoencoder whose code is split into content and group.
 
     ``fit(X, y)`` learns, from rows ``X`` and the group ``y`` of each row
@@ -124,7 +122,7 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
         Torch device to train and infer on; ``"auto"`` is ``"cuda"`` when
         available, else ``"cpu"``.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks.
+        Extra skorch callbacks, e.g. ``skorch.callbacks.LRScheduler``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the validation split and
         dropout. Equal seeds give equal models on the CPU.
@@ -179,7 +177,7 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
     >>> y = rng.randint(0, 2, size=100)
     >>> X = rng.normal(size=(100, 6)) + 3 * y[:, None]
     >>> dae = DisentangledAutoEncoder(n_components=2, group_dim=2, max_epochs=5,
-    ...                               random_state=0).fit(X, y)
+    ...                               device="cpu", random_state=0).fit(X, y)
     >>> dae.transform(X).shape
     (100, 2)
     >>> dae.convert(X[:3], y_target=1).shape
@@ -368,48 +366,6 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
         codes = self._encode(X).reshape(-1, self.n_components)
         self._training_codes = subsample(codes, _MAX_KEPT_CODES)
 
-    # -- groups -------------------------------------------------------------
-    @property
-    def group_embeddings_(self):
-        """The code of each group in ``classes_``: (n_groups, group_dim)."""
-        check_is_fitted(self)
-        return self.module_.group_embedding.weight.detach().cpu().numpy().copy()
-
-    def embed_group(self, X_examples, *, n_steps=200, lr=0.05):
-        """A group code for a new group from a few of its rows (or sequences).
-
-        The code is fitted to the examples: starting from the mean of
-        :attr:`group_embeddings_`, ``n_steps`` Adam steps minimise the
-        reconstruction loss of the examples decoded from their own content
-        codes; the network stays fixed. Pass the result as ``group_code=`` to
-        :meth:`convert` or :meth:`inverse_transform` (one-shot conversion).
-
-        Parameters
-        ----------
-        X_examples : array-like of shape (n_examples, n_features), or sequences
-            Rows (or sequences) of the new group, of the kind seen in fit.
-        n_steps : int, default=200
-            Optimisation steps.
-        lr : float, default=0.05
-            Step size of the optimisation.
-
-        Returns
-        -------
-        group_code : ndarray of shape (group_dim,), dtype float32
-            The code of the group of ``X_examples``.
-        """
-        check_is_fitted(self)
-        X = self._check_input(X_examples)
-        if self._sequence_input:
-            X, _ = cut_windows(X, self.segment_length)
-        x = as_tensor(subsample(X, _MAX_EMBED_EXAMPLES)).to(self.device_)
-        module = self.module_
-        module.eval()
-        code = module.embed_group(
-            x, n_steps=n_steps, lr=lr, criterion=LOSSES[self.loss]()
-        )
-        return code.cpu().numpy().astype(np.float32)
-
     # -- inference ----------------------------------------------------------
     def _check_input(self, X):
         """Validate rows or sequences for inference: an array or list of arrays."""
@@ -422,22 +378,6 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
             )
         sequences = self._check_sequence_width(check_sequences(X), reset=False)
         return np.stack(sequences) if getattr(X, "ndim", None) == 3 else sequences
-
-    def _check_content_codes(self, Z):
-        """Validate content codes: rows, a 3-D array or a list of sequences of codes."""
-        if not (self._sequence_input and is_sequences(Z)):
-            Z = check_array(Z, dtype=np.float32)
-            codes = [Z]
-        else:
-            codes = [check_array(z, dtype=np.float32) for z in Z]
-            Z = np.stack(codes) if getattr(Z, "ndim", None) == 3 else codes
-        if any(z.shape[1] != self.n_components for z in codes):
-            raise ValueError(
-                f"X has {codes[0].shape[1]} features, but {type(self).__name__}."
-                f"inverse_transform is expecting {self.n_components} latent "
-                "features (n_components) as input."
-            )
-        return Z
 
     def transform(self, X):
         """Encode ``X`` into the group-free content code.
@@ -455,131 +395,6 @@ class DisentangledAutoEncoder(BaseAutoEncoder):
         """
         check_is_fitted(self)
         return self._encode(self._check_input(X))
-
-    def inverse_transform(self, X, y=None, *, group_code=None):
-        """Render content codes in group(s) ``y`` (or a given group code).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components), or sequences
-            Content codes, e.g. from :meth:`transform`.
-        y : label or array-like of shape (n_samples,), default=None
-            The group to render in: one label for all, or one per row
-            (sequence). Required unless ``group_code`` is given.
-        group_code : array-like of shape (group_dim,) or (n_samples, group_dim), \
-                default=None
-            Group code(s) to render in instead of ``y``, e.g. from
-            :meth:`embed_group`.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
-            Rows (or sequences of frames) rendered in the chosen group(s).
-        """
-        check_is_fitted(self)
-        Z = self._check_content_codes(X)
-        G = group_codes(self.group_embeddings_, self.classes_, y, group_code, len(Z))
-        decode = self.module_.decode
-        if self._sequence_input and not isinstance(Z, list) and Z.ndim == 2:
-            # Frames without time context (e.g. from sample): one frame each.
-            return self._infer(decode, Z[:, None], cond=G)[:, 0]
-        return self._infer(decode, Z, cond=G)
-
-    def convert(self, X, y_target=None, *, group_code=None):
-        """Render ``X`` in another group: ``inverse_transform(transform(X), y_target)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or sequences
-            Rows (or sequences) to convert.
-        y_target : label or array-like of shape (n_samples,), default=None
-            Target group, one label or one per row (sequence). Required
-            unless ``group_code`` is given.
-        group_code : array-like of shape (group_dim,) or (n_samples, group_dim), \
-                default=None
-            Target group code, e.g. from :meth:`embed_group` for a group not
-            seen in training.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
-            The converted rows (sequences).
-        """
-        return self.inverse_transform(self.transform(X), y_target, group_code=group_code)
-
-    def reconstruction_error(self, X, y, per_feature=False):
-        """Reconstruction loss of each row (sequence) decoded in its own group.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or sequences
-            Rows (sequences) to reconstruct.
-        y : array-like of shape (n_samples,) or (n_sequences,)
-            Their groups.
-        per_feature : bool, default=False
-            Return the loss of every entry instead of the means.
-
-        Returns
-        -------
-        errors : ndarray of shape (n_samples,) or like ``X``
-            The training ``loss`` per row (sequence: mean over its frames),
-            or per entry when ``per_feature``.
-        """
-        check_is_fitted(self)
-        X = self._check_input(X)
-        X_hat = self.inverse_transform(self._encode(X), y)
-        criterion = LOSSES[self.loss](reduction="none")
-
-        def loss(x_hat, x):
-            return criterion(as_tensor(x_hat), as_tensor(x)).numpy()
-
-        if isinstance(X, list):
-            errors = [loss(a, b) for a, b in zip(X_hat, X)]
-            return errors if per_feature else np.array([e.mean() for e in errors], dtype=np.float32)
-        errors = loss(X_hat, X)
-        return errors if per_feature else errors.reshape(len(errors), -1).mean(axis=1)
-
-    def score(self, X, y):
-        """Minus the mean reconstruction loss of ``X`` in its groups ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or sequences
-            Rows (sequences) to score.
-        y : array-like of shape (n_samples,) or (n_sequences,)
-            Their groups.
-
-        Returns
-        -------
-        score : float
-            ``-mean(loss(X, reconstruct(X)))`` with the training ``loss``.
-        """
-        return -float(np.mean(self.reconstruction_error(X, y), dtype=np.float64))
-
-    def sample(self, n_samples=1, y=None, random_state=None):
-        """Render training content codes, drawn at random, in group(s) ``y``.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of rows (frames for sequence input) to generate.
-        y : label or array-like of shape (n_samples,), default=None
-            Group(s) to render in; None draws groups uniformly.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the draws.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
-            Generated rows (frames).
-        """
-        check_is_fitted(self)
-        check_n_samples(n_samples)
-        rng = check_random_state(random_state)
-        Z = self._training_codes[rng.randint(len(self._training_codes), size=n_samples)]
-        if y is None:
-            y = self.classes_[rng.randint(len(self.classes_), size=n_samples)]
-        return self.inverse_transform(Z, y)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

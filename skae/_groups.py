@@ -1,13 +1,22 @@
 """Group labels and group codes of the disentangling autoencoder.
 
-Pure functions on numpy arrays: labels become indices into the sorted group
-labels seen in fit (``classes``), and a group to render in is given either
-by label or by a code of its own.
+Pure functions on numpy arrays turn labels into indices into the sorted group
+labels seen in fit (``classes``) and give the group to render in, by label or
+by a code of its own; :class:`GroupConversionMixin` holds the estimator's
+methods that render content in a group.
 """
 
 import numpy as np
-from sklearn.utils import check_array, column_or_1d
+from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import LOSSES, check_n_samples
+from ._data import as_tensor, subsample
+from ._sequences import cut_windows, is_sequences
+
+#: Training windows (or rows) of a new group that ``embed_group`` fits to.
+_MAX_EMBED_EXAMPLES = 2048
 
 
 def encode_groups(y):
@@ -85,3 +94,200 @@ def group_codes(embeddings, classes, y, group_code, n):
             "per item."
         )
     return codes
+
+
+class GroupConversionMixin:
+    """Rendering in groups, for :class:`skae.DisentangledAutoEncoder`.
+
+    The methods that take a group: the learned group codes, a code for a new
+    group (:meth:`embed_group`), decoding content codes in a group
+    (:meth:`inverse_transform`), converting rows (:meth:`convert`) and
+    generating rows in a group (:meth:`sample`), and the reconstruction
+    error of rows decoded in their own group (:meth:`reconstruction_error`,
+    :meth:`score`). The estimator provides
+    ``classes_``, ``module_`` (with ``encode``, ``decode(z, g)``,
+    ``group_embedding`` and ``embed_group``), ``_check_input``, ``_encode``,
+    ``_infer`` and ``_training_codes``.
+    """
+
+    @property
+    def group_embeddings_(self):
+        """The code of each group in ``classes_``: (n_groups, group_dim)."""
+        check_is_fitted(self)
+        return self.module_.group_embedding.weight.detach().cpu().numpy().copy()
+
+    def embed_group(self, X_examples, *, n_steps=200, lr=0.05):
+        """A group code for a new group from a few of its rows (or sequences).
+
+        The code is fitted to the examples: starting from the mean of
+        :attr:`group_embeddings_`, ``n_steps`` Adam steps minimise the
+        reconstruction loss of the examples decoded from their own content
+        codes; the network stays fixed. Pass the result as ``group_code=`` to
+        :meth:`convert` or :meth:`inverse_transform` (one-shot conversion).
+
+        Parameters
+        ----------
+        X_examples : array-like of shape (n_examples, n_features), or sequences
+            Rows (or sequences) of the new group, of the kind seen in fit.
+        n_steps : int, default=200
+            Optimisation steps.
+        lr : float, default=0.05
+            Step size of the optimisation.
+
+        Returns
+        -------
+        group_code : ndarray of shape (group_dim,), dtype float32
+            The code of the group of ``X_examples``.
+        """
+        check_is_fitted(self)
+        X = self._check_input(X_examples)
+        if self._sequence_input:
+            X, _ = cut_windows(X, self.segment_length)
+        x = as_tensor(subsample(X, _MAX_EMBED_EXAMPLES)).to(self.device_)
+        module = self.module_
+        module.eval()
+        code = module.embed_group(
+            x, n_steps=n_steps, lr=lr, criterion=LOSSES[self.loss]()
+        )
+        return code.cpu().numpy().astype(np.float32)
+
+    def _check_content_codes(self, Z):
+        """Validate content codes: rows, a 3-D array or a list of sequences of codes."""
+        if not (self._sequence_input and is_sequences(Z)):
+            Z = check_array(Z, dtype=np.float32)
+            codes = [Z]
+        else:
+            codes = [check_array(z, dtype=np.float32) for z in Z]
+            Z = np.stack(codes) if getattr(Z, "ndim", None) == 3 else codes
+        if any(z.shape[1] != self.n_components for z in codes):
+            raise ValueError(
+                f"X has {codes[0].shape[1]} features, but {type(self).__name__}."
+                f"inverse_transform is expecting {self.n_components} latent "
+                "features (n_components) as input."
+            )
+        return Z
+
+    def inverse_transform(self, X, y=None, *, group_code=None):
+        """Render content codes in group(s) ``y`` (or a given group code).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components), or sequences
+            Content codes, e.g. from :meth:`transform`.
+        y : label or array-like of shape (n_samples,), default=None
+            The group to render in: one label for all, or one per row
+            (sequence). Required unless ``group_code`` is given.
+        group_code : array-like of shape (group_dim,) or (n_samples, group_dim), \
+                default=None
+            Group code(s) to render in instead of ``y``, e.g. from
+            :meth:`embed_group`.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
+            Rows (or sequences of frames) rendered in the chosen group(s).
+        """
+        check_is_fitted(self)
+        Z = self._check_content_codes(X)
+        G = group_codes(self.group_embeddings_, self.classes_, y, group_code, len(Z))
+        decode = self.module_.decode
+        if self._sequence_input and not isinstance(Z, list) and Z.ndim == 2:
+            # Frames without time context (e.g. from sample): one frame each.
+            return self._infer(decode, Z[:, None], cond=G)[:, 0]
+        return self._infer(decode, Z, cond=G)
+
+    def convert(self, X, y_target=None, *, group_code=None):
+        """Render ``X`` in another group: ``inverse_transform(transform(X), y_target)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or sequences
+            Rows (or sequences) to convert.
+        y_target : label or array-like of shape (n_samples,), default=None
+            Target group, one label or one per row (sequence). Required
+            unless ``group_code`` is given.
+        group_code : array-like of shape (group_dim,) or (n_samples, group_dim), \
+                default=None
+            Target group code, e.g. from :meth:`embed_group` for a group not
+            seen in training.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
+            The converted rows (sequences).
+        """
+        return self.inverse_transform(self.transform(X), y_target, group_code=group_code)
+
+    def reconstruction_error(self, X, y, per_feature=False):
+        """Reconstruction loss of each row (sequence) decoded in its own group.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or sequences
+            Rows (sequences) to reconstruct.
+        y : array-like of shape (n_samples,) or (n_sequences,)
+            Their groups.
+        per_feature : bool, default=False
+            Return the loss of every entry instead of the means.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_samples,) or like ``X``
+            The training ``loss`` per row (sequence: mean over its frames),
+            or per entry when ``per_feature``.
+        """
+        check_is_fitted(self)
+        X = self._check_input(X)
+        X_hat = self.inverse_transform(self._encode(X), y)
+        criterion = LOSSES[self.loss](reduction="none")
+
+        def loss(x_hat, x):
+            return criterion(as_tensor(x_hat), as_tensor(x)).numpy()
+
+        if isinstance(X, list):
+            errors = [loss(a, b) for a, b in zip(X_hat, X)]
+            return errors if per_feature else np.array([e.mean() for e in errors], dtype=np.float32)
+        errors = loss(X_hat, X)
+        return errors if per_feature else errors.reshape(len(errors), -1).mean(axis=1)
+
+    def score(self, X, y):
+        """Minus the mean reconstruction loss of ``X`` in its groups ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or sequences
+            Rows (sequences) to score.
+        y : array-like of shape (n_samples,) or (n_sequences,)
+            Their groups.
+
+        Returns
+        -------
+        score : float
+            ``-mean(loss(X, reconstruct(X)))`` with the training ``loss``.
+        """
+        return -float(np.mean(self.reconstruction_error(X, y), dtype=np.float64))
+
+    def sample(self, n_samples=1, y=None, random_state=None):
+        """Render training content codes, drawn at random, in group(s) ``y``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows (frames for sequence input) to generate.
+        y : label or array-like of shape (n_samples,), default=None
+            Group(s) to render in; None draws groups uniformly.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
+            Generated rows (frames).
+        """
+        check_is_fitted(self)
+        check_n_samples(n_samples)
+        rng = check_random_state(random_state)
+        Z = self._training_codes[rng.randint(len(self._training_codes), size=n_samples)]
+        if y is None:
+            y = self.classes_[rng.randint(len(self.classes_), size=n_samples)]
+        return self.inverse_transform(Z, y)

@@ -3,11 +3,12 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import _MAX_KEPT_CODES, BaseAutoEncoder, check_n_samples
+from ._codes import check_codes, code_usage
 from ._data import subsample
 from ._quantizer import VQAutoEncoder
 from ._rows import RowTransformerMixin
@@ -73,8 +74,8 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     batch_norm : bool, default=False
         Whether to put batch normalisation after each hidden linear layer.
     loss : {"mse", "mae", "huber", "bce"}, default="mse"
-        Reconstruction loss. ``"bce"`` needs data in [0, 1] and gives the
-        decoder a sigmoid output.
+        Reconstruction loss. ``"bce"`` (binary cross-entropy) needs data in
+        [0, 1] and gives the decoder a sigmoid output.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
             default="adam"
         The optimizer.
@@ -172,7 +173,8 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     >>> import numpy as np
     >>> from skae import VQTransformer
     >>> X = np.random.RandomState(0).normal(size=(200, 6))
-    >>> vq = VQTransformer(n_codes=8, n_codebooks=2, max_epochs=5, random_state=0)
+    >>> vq = VQTransformer(n_codes=8, n_codebooks=2, max_epochs=5, device="cpu",
+    ...                    random_state=0)
     >>> codes = vq.fit_transform(X)
     >>> codes.shape, codes.dtype
     ((200, 2), dtype('int64'))
@@ -267,13 +269,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     def _summarize_training(self, X):
         """Count code usage on the training rows; keep codes for :meth:`sample`."""
         codes = self._encode(X)  # (n_samples, n_codebooks)
-        self.code_usage_ = np.stack(
-            [np.bincount(column, minlength=self.n_codes) for column in codes.T]
-        )
-        p = self.code_usage_ / len(codes)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            entropy = -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=1)
-        self.perplexity_ = np.exp(entropy)
+        self.code_usage_, self.perplexity_ = code_usage(codes, self.n_codes)
         self._training_codes = subsample(codes, _MAX_KEPT_CODES)
 
     # -- inference ----------------------------------------------------------
@@ -323,20 +319,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         return self._decode(self._check_codes(X))
 
     def _check_codes(self, codes):
-        codes = check_array(codes, dtype=None)
-        if codes.shape[1] != self.n_codebooks:
-            raise ValueError(
-                f"X has {codes.shape[1]} features, but {type(self).__name__}."
-                f"inverse_transform is expecting {self.n_codebooks} codes per "
-                "row (n_codebooks) as input."
-            )
-        as_int = codes.astype(np.int64)
-        if not np.array_equal(as_int, codes) or as_int.min() < 0 or as_int.max() >= self.n_codes:
-            raise ValueError(
-                f"Codes must be integers in [0, {self.n_codes}) (n_codes); got "
-                f"values in [{codes.min()}, {codes.max()}]."
-            )
-        return as_int
+        return check_codes(codes, self.n_codebooks, self.n_codes, type(self).__name__)
 
     def predict(self, X):
         """Code of the first codebook, as a cluster label.
