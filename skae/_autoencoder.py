@@ -103,7 +103,8 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
     >>> import numpy as np
     >>> from skae import AutoEncoderTransformer
     >>> X = np.random.RandomState(0).normal(size=(100, 6))
-    >>> ae = AutoEncoderTransformer(n_components=2, max_epochs=5, random_state=0)
+    >>> ae = AutoEncoderTransformer(n_components=2, max_epochs=5, device="cpu",
+    ...                             random_state=0)
     >>> Z = ae.fit_transform(X)
     >>> Z.shape
     (100, 2)

@@ -273,7 +273,7 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
     >>> from skae import DenoisingAutoEncoder
     >>> X = np.random.RandomState(0).normal(size=(100, 6))
     >>> dae = DenoisingAutoEncoder(n_components=2, noise="swap", noise_level=0.2,
-    ...                            max_epochs=5, random_state=0)
+    ...                            max_epochs=5, device="cpu", random_state=0)
     >>> Z = dae.fit_transform(X)
     >>> Z.shape
     (100, 2)

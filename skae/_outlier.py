@@ -150,7 +150,8 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(200, 4))
     >>> X[:, 3] = X[:, 0] + X[:, 1]
-    >>> ae = AutoEncoderTransformer(n_components=3, max_epochs=20, random_state=0)
+    >>> ae = AutoEncoderTransformer(n_components=3, max_epochs=20, device="cpu",
+    ...                             random_state=0)
     >>> detector = AEOutlierDetector(ae, contamination=0.05).fit(X)
     >>> int((detector.predict(X) == -1).sum())
     10

@@ -353,3 +353,12 @@ def test_divergence_is_reported_not_returned(X_small):
     ae = AutoEncoderTransformer(optimizer="sgd", lr=1e6, **{**FAST, "max_epochs": 20})
     with pytest.raises(TrainingDivergedError, match="diverged"):
         ae.fit(X_small * 1e3)
+
+
+def test_feature_names_out_follow_the_fitted_model(X_small):
+    ae = AutoEncoderTransformer(n_components=3, **FAST)
+    with pytest.raises(NotFittedError):
+        ae.get_feature_names_out()
+    ae.fit(X_small).set_params(n_components=5)
+    names = ["autoencodertransformer0", "autoencodertransformer1", "autoencodertransformer2"]
+    assert ae.get_feature_names_out().tolist() == names
