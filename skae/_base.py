@@ -252,7 +252,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self.weight_decay:
             options["optimizer__weight_decay"] = self.weight_decay
         net = ReconstructionNet(
-            module=self._build_module(X_tensor.shape[1]).to(device),
+            module=self._build_module(X_tensor.shape[-1]).to(device),
             criterion=LOSSES[self.loss],
             optimizer=optimizer,
             **options,
@@ -300,7 +300,11 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return validate_data(self, X, reset=reset, dtype=np.float32), None
 
     def _build_module(self, n_features):
-        """Return the ``nn.Module`` to train (on the CPU)."""
+        """Return the ``nn.Module`` to train (on the CPU).
+
+        ``n_features`` is the width of a training row (of a frame, for
+        sequence input).
+        """
         raise NotImplementedError
 
     def _corruption(self, X):

@@ -334,31 +334,15 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
         return sequences
 
     def _build_module(self, n_features):
-        sizes = tuple(self.hidden_layer_sizes)
+        shape = (self.n_components, len(self.classes_), self.group_dim, tuple(self.hidden_layer_sizes))
         weight = self.adversary_weight if self.method == "adversarial" else 0.0
+        common = dict(activation=self.activation, dropout=self.dropout, adversary_weight=weight)
         if self._sequence_input:
-            return DisentangledConv(
-                self.n_features_in_,
-                self.n_components,
-                len(self.classes_),
-                self.group_dim,
-                sizes,
-                activation=self.activation,
-                dropout=self.dropout,
-                instance_norm=self.method == "instance_norm",
-                adversary_weight=weight,
-            )
+            instance_norm = self.method == "instance_norm"
+            return DisentangledConv(n_features, *shape, instance_norm=instance_norm, **common)
+        output_activation = "sigmoid" if self.loss == "bce" else None
         return DisentangledMLP(
-            n_features,
-            self.n_components,
-            len(self.classes_),
-            self.group_dim,
-            sizes,
-            activation=self.activation,
-            dropout=self.dropout,
-            batch_norm=self.batch_norm,
-            output_activation="sigmoid" if self.loss == "bce" else None,
-            adversary_weight=weight,
+            n_features, *shape, batch_norm=self.batch_norm, output_activation=output_activation, **common
         )
 
     def _summarize_training(self, X):

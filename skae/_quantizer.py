@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._modules import mirrored_mlps
+from ._modules import AutoEncoder
 
 
 def squared_distances(x, codebook):
@@ -270,7 +270,7 @@ class ResidualVectorQuantizer(nn.Module):
         return z_q
 
 
-class VQAutoEncoder(nn.Module):
+class VQAutoEncoder(AutoEncoder):
     """MLP encoder, residual vector quantizer and MLP decoder.
 
     ``encode`` gives continuous latents, ``quantize`` snaps them to codes and
@@ -320,15 +320,14 @@ class VQAutoEncoder(nn.Module):
         output_activation=None,
         **quantizer_kwargs,
     ):
-        super().__init__()
-        self.encoder, self.decoder = mirrored_mlps(
+        super().__init__(
             n_features,
-            hidden_sizes,
             n_components,
-            output_activation=output_activation,
+            hidden_sizes,
             activation=activation,
             dropout=dropout,
             batch_norm=batch_norm,
+            output_activation=output_activation,
         )
         factorized = code_dim != n_components
         self.project_in = nn.Linear(n_components, code_dim) if factorized else nn.Identity()
