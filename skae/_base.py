@@ -13,75 +13,29 @@ public ``fit`` calls :meth:`BaseAutoEncoder._fit`; the row estimators take
 :class:`skae._rows.RowTransformerMixin`.
 """
 
-import functools
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch.callbacks import EarlyStopping
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import EarlyStopping
 
+from ._choices import LOSSES, OPTIMIZERS, fused_adam_works, resolve_device
 from ._data import TensorData, apply_batched, as_tensor, subsample
 from ._modules import ACTIVATIONS
 from ._net import ReconstructionNet
 
-LOSSES = {
-    "mse": torch.nn.MSELoss,
-    "mae": torch.nn.L1Loss,
-    "huber": torch.nn.HuberLoss,
-    "bce": torch.nn.BCELoss,
-}
-
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
-
 #: Training codes kept to fit the latent density used by ``sample``.
 _MAX_KEPT_CODES = 10_000
-
-
-def resolve_device(device):
-    """Return the ``torch.device`` that ``device`` names.
-
-    ``"auto"`` is ``cuda`` when available, else ``cpu``.
-
-    Raises
-    ------
-    ValueError
-        If the name is not a torch device, or names CUDA on a machine without it.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={str(device)!r} was requested but CUDA is not available; "
-            "use device='auto' or 'cpu'."
-        )
-    return device
-
-
-@functools.cache
-def _fused_adam_works(device):
-    """Whether this torch build has a fused Adam kernel for ``device``."""
-    try:
-        param = torch.zeros(1, device=device, requires_grad=True)
-        param.grad = torch.zeros_like(param)
-        torch.optim.Adam([param], fused=True).step()
-    except (RuntimeError, TypeError, ValueError):
-        return False
-    return True
 
 
 def _silent(*args, **kwargs):
@@ -245,7 +199,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         options = {}
         if isinstance(optimizer, str):
             optimizer = OPTIMIZERS[optimizer]
-            if optimizer in (torch.optim.Adam, torch.optim.AdamW) and _fused_adam_works(device):
+            if optimizer in (torch.optim.Adam, torch.optim.AdamW) and fused_adam_works(device):
                 # One kernel for all parameters: ~25% faster steps for small MLPs.
                 options["optimizer__fused"] = True
         # Only optimizers that take weight decay are given it (LBFGS is not).

@@ -11,7 +11,8 @@ from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import LOSSES, check_n_samples
+from ._base import check_n_samples
+from ._choices import LOSSES
 from ._data import as_tensor, subsample
 from ._sequences import cut_windows, is_sequences
 
