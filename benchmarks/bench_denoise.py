@@ -40,25 +40,16 @@ Usage::
     python benchmarks/bench_denoise.py --datasets digits cardio --seeds 0 --no-write
 """
 
-import argparse
 import sys
 import time
-import warnings
-from pathlib import Path
 
 import numpy as np
-import torch
-from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from skae import AutoEncoderTransformer, DenoisingAutoEncoder
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "odds"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+from _common import load_train_test, require_data_dir, run_datasets
+from _common import publish, report_intro, report_parser
 
 #: name -> (ODDS file or None for digits, n_components)
 DATASETS = {
@@ -84,28 +75,6 @@ METHODS = ("noisy", "PCA", "AE", "DAE")
 
 
 # -- data ----------------------------------------------------------------------
-def load(name):
-    """Return the train and test rows of a dataset, scaled."""
-    file, _ = DATASETS[name]
-    if file is None:
-        X = load_digits().data / 16.0
-    else:
-        path = DATA_DIR / file
-        if not path.is_file():
-            sys.exit(
-                f"error: ODDS dataset {path} not found; the benchmark expects the "
-                "shared data folder next to the repository, as ../shared/data/odds "
-                "(see shared/data/odds/SOURCES.md)."
-            )
-        with np.load(path) as data:
-            X = data["X"].astype(np.float64)
-    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
-    if file is not None:
-        scaler = StandardScaler().fit(X_train)
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-    return X_train.astype(np.float32), X_test.astype(np.float32)
-
-
 def corrupt(X, noise, level, X_train, rng):
     """Corrupt the rows of ``X`` as the estimator corrupts training batches."""
     mask = rng.random_sample(X.shape) < level
@@ -122,8 +91,8 @@ def corrupt(X, noise, level, X_train, rng):
 def run_dataset(name, seeds):
     """Return ``{(noise, level): {method: [mse per seed]}}``, the fit times, the
     data's shape and ``{method: [mse on clean test rows per seed]}``."""
-    X_train, X_test = load(name)
-    k = DATASETS[name][1]
+    file, k = DATASETS[name]
+    X_train, X_test = load_train_test(file)
     pca = PCA(k).fit(X_train)
     results, times = {}, {"AE": [], "DAE": []}
     # The floor: how well each model rebuilds the clean test rows.
@@ -151,6 +120,12 @@ def run_dataset(name, seeds):
                 row = results.setdefault((noise, level), {m: [] for m in METHODS})
                 for method, X_rec in rebuilt.items():
                     row[method].append(mse(X_rec, X_test))
+    print(
+        f"{name}: AE fit {np.mean(times['AE']):.1f} s, "
+        f"DAE fit {np.mean(times['DAE']):.1f} s (mean)",
+        file=sys.stderr,
+        flush=True,
+    )
     shape = (len(X_train) + len(X_test), X_train.shape[1], k)
     return results, times, shape, clean
 
@@ -202,41 +177,13 @@ def summary(all_results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "denoise.md")
-    args = parser.parse_args(argv)
-    if not DATA_DIR.is_dir():
-        sys.exit(
-            f"error: the ODDS data folder {DATA_DIR} does not exist; the benchmark "
-            "expects the shared data folder next to the repository, as "
-            "../shared/data/odds (see shared/data/odds/SOURCES.md)."
-        )
-
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
-    all_results = {}
-    start = time.perf_counter()
-    with threadpool_limits(1):
-        for name in args.datasets:
-            all_results[name] = run_dataset(name, args.seeds)
-            times = all_results[name][1]
-            print(
-                f"{name}: AE fit {np.mean(times['AE']):.1f} s, "
-                f"DAE fit {np.mean(times['DAE']):.1f} s (mean)",
-                file=sys.stderr,
-                flush=True,
-            )
-    elapsed = time.perf_counter() - start
+    args = report_parser(__doc__, DATASETS, SEEDS, "denoise.md").parse_args(argv)
+    require_data_dir()
+    all_results, elapsed = run_datasets(run_dataset, args.datasets, args.seeds)
 
     report = f"""# Denoising: MSE to the clean rows (lower is better)
 
-Produced by `python benchmarks/bench_denoise.py` in {elapsed / 60:.1f} min on one
-CPU thread; skae {__import__("skae").__version__}, torch {torch.__version__}.
-
-{__doc__.split("Usage::")[0].split(chr(10), 2)[2].strip()}
+{report_intro("bench_denoise.py", elapsed, __doc__)}
 
 Seeds: {", ".join(map(str, args.seeds))}. Networks: `{NETWORK}`.
 Best of PCA / AE / DAE in bold; `DAE / AE` is the ratio of their mean MSEs.
@@ -250,11 +197,7 @@ bottleneck of width k leaves even without noise; mean over seeds):
 
 {clean_table(all_results)}
 """
-    print(report)
-    if not args.no_write:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
-        print(f"written to {args.out}", file=sys.stderr)
+    publish(report, args)
 
 
 if __name__ == "__main__":

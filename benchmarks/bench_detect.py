@@ -18,54 +18,19 @@ Usage::
 """
 
 import argparse
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
-from sklearn.model_selection import train_test_split
 from sklearn.neighbors import LocalOutlierFactor
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
-from threadpoolctl import threadpool_limits
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "odds"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+from _common import RESULTS_DIR, load_odds_sets, single_thread, split_standardized
+
 SEEDS = (0, 1, 2)
-
-
-# -- data ----------------------------------------------------------------------
-def load_datasets(names=None):
-    """Return ``{name: (X, y)}`` for the ``.npz`` files of the ODDS folder."""
-    files = sorted(DATA_DIR.glob("*.npz"))
-    if not files:
-        sys.exit(
-            f"error: no ODDS datasets (*.npz) found in {DATA_DIR}; the benchmark "
-            "expects the shared data folder next to the repository "
-            "(see shared/data/odds/SOURCES.md)."
-        )
-    datasets = {}
-    for path in files:
-        name = path.stem.split("_", 1)[-1]
-        if names and name not in names:
-            continue
-        with np.load(path) as data:
-            datasets[name] = (data["X"].astype(np.float64), data["y"].astype(int))
-    return dict(sorted(datasets.items(), key=lambda item: item[0].lower()))
-
-
-def split(X, y, seed):
-    """PyOD's protocol: random 60/40 split, standardized on the training part."""
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.4, random_state=seed
-    )
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
 # -- methods: each maps (seed) -> object with fit(X) and anomaly(X) (higher = abnormal)
@@ -164,7 +129,7 @@ def evaluate(make, X, y, seeds=SEEDS, verbose=True, label=""):
     """Return a list of ``(seed, auc, ap, f1, seconds)`` for one method on one dataset."""
     rows = []
     for seed in seeds:
-        X_train, X_test, _, y_test = split(X, y, seed)
+        X_train, X_test, _, y_test = split_standardized(X, y, seed)
         method = make(seed)
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -311,10 +276,9 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
 
-    torch.set_num_threads(1)
-    datasets = load_datasets(args.datasets)
+    datasets = load_odds_sets(args.datasets)
     start = time.perf_counter()
-    with threadpool_limits(limits=1):
+    with single_thread():
         results = run(args.methods, datasets, args.seeds)
     elapsed = time.perf_counter() - start
     auc, summary = summarize(results)

@@ -40,6 +40,8 @@ from torch import nn
 
 from skae import AutoEncoderTransformer
 
+from _common import BENCH_DIR, RESULTS_DIR
+
 N_FEATURES, HIDDEN, CODE, BATCH, EPOCHS = 64, 128, 32, 256, 3
 #: Inference calls per contender and repeat; the best one is kept.
 INFERENCE_CALLS = 10
@@ -194,8 +196,9 @@ print(baseline, rss("VmHWM"), X.nbytes)
 
 
 def run_memory(n_rows, dtype):
-    here = Path(__file__).resolve().parent
-    code = MEMORY_SCRIPT.format(root=str(here.parent), here=str(here), rows=n_rows, dtype=dtype)
+    code = MEMORY_SCRIPT.format(
+        root=str(BENCH_DIR.parent), here=str(BENCH_DIR), rows=n_rows, dtype=dtype
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     baseline, peak, nbytes = map(int, out.stdout.split())
     return (peak - baseline) / nbytes, nbytes
@@ -229,7 +232,7 @@ def main():
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     parser.add_argument("--search-rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "speed.md")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "speed.md")
     args = parser.parse_args()
 
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "

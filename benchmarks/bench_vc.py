@@ -24,10 +24,11 @@ writes ``benchmarks/results/vc.md`` and example audio/spectrograms under
 
 import argparse
 import itertools
-import warnings
 import os
 import pickle
 import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,10 @@ from sklearn.preprocessing import StandardScaler
 from skae import DisentangledAutoEncoder
 from skae.datasets import UNSEEN_VOICE, VOICES, make_speech_corpus, mel_to_audio
 
-RESULTS = Path(__file__).parent / "results"
+from _common import RESULTS_DIR
+
+SEEN = [v[0] for v in VOICES]
+UNSEEN = UNSEEN_VOICE[0]
 CACHE = Path(os.environ.get("SKAE_CACHE", Path.home() / ".cache" / "skae"))
 
 
@@ -126,50 +130,90 @@ def score_system(name, converted, sources, targets, real_targets, judges):
     )
 
 
-# -- benchmark -------------------------------------------------------------
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-sentences", type=int, default=40)
-    parser.add_argument("--method", default="instance_norm")
-    parser.add_argument("--n-components", type=int, default=3)
-    parser.add_argument("--group-dim", type=int, default=32)
-    parser.add_argument("--adversary-weight", type=float, default=0.3)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
-    parser.add_argument("--max-epochs", type=int, default=40)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default=str(RESULTS / "vc.md"))
-    parser.add_argument("--examples", default=str(RESULTS / "vc"), help="audio/figure folder")
-    parser.add_argument("--save-model", default=None, help="pickle the fitted model here")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    # A judge's log-probability of -inf for a far-off frame is a valid vote.
-    warnings.filterwarnings("ignore", message="divide by zero", category=RuntimeWarning)
+# -- data --------------------------------------------------------------------
+class Corpus:
+    """The parallel corpus, split by sentence: the first 80% train everything.
 
-    t0 = time.time()
-    data = load_corpus(args.n_sentences)
-    mels, speaker, sentence = list(data["mels"]), data["speaker"], data["sentence"]
-    print(f"corpus: {len(mels)} utterances ({time.time() - t0:.0f} s)", flush=True)
-    seen = [v[0] for v in VOICES]
-    unseen = UNSEEN_VOICE[0]
-    n_train = int(round(0.8 * args.n_sentences))
-    is_train = sentence < n_train
-    is_seen = np.isin(speaker, seen)
-    index = {(s, k): i for i, (s, k) in enumerate(zip(speaker, sentence))}
+    Parameters
+    ----------
+    data : dict
+        ``mels``, ``speaker`` and ``sentence`` per utterance, as
+        :func:`load_corpus` returns them.
+    n_sentences : int
+        Sentences read by each voice.
+    """
 
-    # Judges know all 9 voices, from the training sentences only.
-    judges = Judges([mels[i] for i in np.flatnonzero(is_train)], speaker[is_train])
-    test_real = np.flatnonzero(~is_train)
-    utt, frame = judges.predict([mels[i] for i in test_real])
-    print(f"judges on real held-out speech: utt {np.mean(utt == speaker[test_real]):.3f}, "
-          f"frame {np.mean(frame == speaker[test_real]):.3f}", flush=True)
+    def __init__(self, data, n_sentences):
+        self.mels = list(data["mels"])
+        self.speaker, self.sentence = data["speaker"], data["sentence"]
+        self.n_sentences = n_sentences
+        self.n_train = int(round(0.8 * n_sentences))
+        self.is_train = self.sentence < self.n_train
+        self.is_seen = np.isin(self.speaker, SEEN)
+        self._index = {(s, k): i for i, (s, k) in enumerate(zip(self.speaker, self.sentence))}
 
-    # Per-bin normalisation from the seen voices' training frames.
-    train_idx = np.flatnonzero(is_train & is_seen)
-    frames = np.concatenate([mels[i] for i in train_idx])
-    mu, sd = frames.mean(0), frames.std(0)
-    norm = lambda m: ((m - mu) / sd).astype(np.float32)  # noqa: E731
-    denorm = lambda m: m * sd + mu  # noqa: E731
+    @property
+    def test_sentences(self):
+        """The held-out sentence numbers."""
+        return range(self.n_train, self.n_sentences)
 
+    @property
+    def seen_train(self):
+        """Indices of the seen voices' training utterances."""
+        return np.flatnonzero(self.is_train & self.is_seen)
+
+    def mel(self, speaker, sentence):
+        """The log-mel of ``speaker`` reading sentence number ``sentence``."""
+        return self.mels[self._index[speaker, sentence]]
+
+
+class Normalizer:
+    """Per-bin standardization of log-mel frames, fitted on ``frames``."""
+
+    def __init__(self, frames):
+        self.mu, self.sd = frames.mean(0), frames.std(0)
+
+    def __call__(self, m):
+        """The standardized frames ``m``, float32."""
+        return ((m - self.mu) / self.sd).astype(np.float32)
+
+    def inverse(self, m):
+        """Frames ``m`` back on the log-mel scale."""
+        return m * self.sd + self.mu
+
+
+def prepare_corpus(n_sentences):
+    """Load (or synthesise) the corpus and split it."""
+    start = time.time()
+    corpus = Corpus(load_corpus(n_sentences), n_sentences)
+    print(f"corpus: {len(corpus.mels)} utterances ({time.time() - start:.0f} s)", flush=True)
+    return corpus
+
+
+def speaker_stats(corpus):
+    """``{speaker: (mean, std)}`` of each voice's training frames, for the baselines."""
+    stats = {}
+    for s in SEEN + [UNSEEN]:
+        f = np.concatenate([corpus.mel(s, k) for k in range(corpus.n_train)])
+        stats[s] = (f.mean(0), f.std(0))
+    return stats
+
+
+# -- training ----------------------------------------------------------------
+def train_judges(corpus):
+    """Judges of all 9 voices, from the training sentences only; print their accuracy."""
+    judges = Judges([corpus.mels[i] for i in np.flatnonzero(corpus.is_train)],
+                    corpus.speaker[corpus.is_train])
+    test_real = np.flatnonzero(~corpus.is_train)
+    utt, frame = judges.predict([corpus.mels[i] for i in test_real])
+    truth = corpus.speaker[test_real]
+    print(f"judges on real held-out speech: utt {np.mean(utt == truth):.3f}, "
+          f"frame {np.mean(frame == truth):.3f}", flush=True)
+    return judges
+
+
+def fit_model(args, corpus, norm):
+    """Fit the model on the seen voices' training sentences; return it and the seconds."""
     model = DisentangledAutoEncoder(
         n_components=args.n_components,
         group_dim=args.group_dim,
@@ -184,81 +228,165 @@ def main():
         device="cpu",
         random_state=0,
     )
-    t = time.time()
-    model.fit([norm(mels[i]) for i in train_idx], speaker[train_idx])
-    fit_s = time.time() - t
+    train_idx = corpus.seen_train
+    start = time.time()
+    model.fit([norm(corpus.mels[i]) for i in train_idx], corpus.speaker[train_idx])
+    fit_s = time.time() - start
     loss = model.history_[-1, "train_loss"]
     print(f"fit: {fit_s:.0f} s, {model.n_iter_} epochs, loss {loss:.4f}", flush=True)
-    if args.save_model:
-        with open(args.save_model, "wb") as f:
-            pickle.dump(dict(model=model, mu=mu, sd=sd), f)
+    return model, fit_s
 
-    # Speaker accuracy from the content code (frame MLP, held-out sentences).
-    def code_frames(idx):
-        Z = model.transform([norm(mels[i]) for i in idx])
-        return np.concatenate(Z), np.concatenate([[speaker[i]] * len(z) for i, z in zip(idx, Z)])
 
-    Ztr, ytr = code_frames(train_idx)
-    Zte, yte = code_frames(np.flatnonzero(~is_train & is_seen))
+def save_model(path, model, norm):
+    """Pickle the fitted model with the normalisation it expects."""
+    with open(path, "wb") as f:
+        pickle.dump(dict(model=model, mu=norm.mu, sd=norm.sd), f)
+
+
+# -- evaluation --------------------------------------------------------------
+def code_frames(model, corpus, norm, idx):
+    """Content-code frames of the utterances ``idx``, and their speakers."""
+    Z = model.transform([norm(corpus.mels[i]) for i in idx])
+    labels = [[corpus.speaker[i]] * len(z) for i, z in zip(idx, Z)]
+    return np.concatenate(Z), np.concatenate(labels)
+
+
+def code_accuracy(model, corpus, norm):
+    """Speaker accuracy of a frame MLP on the content code, held-out sentences."""
+    Ztr, ytr = code_frames(model, corpus, norm, corpus.seen_train)
+    Zte, yte = code_frames(model, corpus, norm, np.flatnonzero(~corpus.is_train & corpus.is_seen))
     rng = np.random.RandomState(0)
     keep = rng.choice(len(Ztr), min(len(Ztr), 30000), replace=False)
-    probe = MLPClassifier((256,), early_stopping=True, max_iter=100, random_state=0).fit(Ztr[keep], ytr[keep])
-    code_acc = probe.score(Zte, yte)
+    probe = MLPClassifier((256,), early_stopping=True, max_iter=100, random_state=0)
+    code_acc = probe.fit(Ztr[keep], ytr[keep]).score(Zte, yte)
     print(f"content code -> speaker: {code_acc:.3f}", flush=True)
+    return code_acc
 
-    # Per-speaker statistics for the baselines (training sentences).
-    stats = {}
-    for s in seen + [unseen]:
-        f = np.concatenate([mels[index[s, k]] for k in range(n_train)])
-        stats[s] = (f.mean(0), f.std(0))
 
-    def evaluate(pairs, target_code=None, shift_stats=None):
-        src_m = [mels[index[s, k]] for s, _, k in pairs]
-        real = [mels[index[t, k]] for _, t, k in pairs]
+@dataclass
+class Converter:
+    """What converting uses: the corpus, its normalisation, the model and the
+    per-speaker statistics of the baselines; ``label`` names the model's row."""
+
+    corpus: Corpus
+    norm: Normalizer
+    model: DisentangledAutoEncoder
+    stats: dict
+    label: str
+
+    def convert(self, pairs, target_code=None, shift_stats=None):
+        """Each system's conversions of ``(source, target, sentence)`` pairs, by name."""
+        src_m = [self.corpus.mel(s, k) for s, _, k in pairs]
         sources = np.array([s for s, _, _ in pairs])
         targets = np.array([t for _, t, _ in pairs])
-        shift_stats = shift_stats or stats
+        stats, shift_stats = self.stats, shift_stats or self.stats
         if target_code is None:
-            converted = model.convert([norm(m) for m in src_m], targets)
+            converted = self.model.convert([self.norm(m) for m in src_m], targets)
         else:
-            converted = model.convert([norm(m) for m in src_m], group_code=target_code)
-        systems = {
-            f"DisentangledAutoEncoder ({args.method})": [denorm(c) for c in converted],
+            converted = self.model.convert([self.norm(m) for m in src_m], group_code=target_code)
+        return {
+            self.label: [self.norm.inverse(c) for c in converted],
             "baseline: unchanged source": src_m,
-            "baseline: target mean frame": [np.repeat(shift_stats[t][0][None], len(m), 0) for m, t in zip(src_m, targets)],
+            "baseline: target mean frame": [
+                np.repeat(shift_stats[t][0][None], len(m), 0) for m, t in zip(src_m, targets)
+            ],
             "baseline: mean/std shift": [
                 (m - stats[s][0]) / stats[s][1] * shift_stats[t][1] + shift_stats[t][0]
                 for m, s, t in zip(src_m, sources, targets)
             ],
         }
-        rows = [score_system(n, c, sources, targets, real, judges) for n, c in systems.items()]
-        return rows, systems, src_m, real
 
-    test_sentences = range(n_train, args.n_sentences)
-    pairs = [(s, t, k) for k in test_sentences for s, t in itertools.permutations(seen, 2)]
-    t = time.time()
-    rows, systems, src_m, real = evaluate(pairs)
-    print(f"seen pairs evaluated in {time.time() - t:.0f} s", flush=True)
 
-    # Unseen voice: ~5 s (500 frames) of its training sentences.
+def score(systems, pairs, corpus, judges):
+    """One :func:`score_system` row per system, against the real targets."""
+    real = [corpus.mel(t, k) for _, t, k in pairs]
+    sources = np.array([s for s, _, _ in pairs])
+    targets = np.array([t for _, t, _ in pairs])
+    return [score_system(n, c, sources, targets, real, judges) for n, c in systems.items()]
+
+
+def evaluate_seen(converter, judges):
+    """Rows for conversions between every ordered pair of seen voices, on every
+    held-out sentence; also the systems' conversions and the pairs."""
+    corpus = converter.corpus
+    pairs = [(s, t, k) for k in corpus.test_sentences for s, t in itertools.permutations(SEEN, 2)]
+    start = time.time()
+    systems = converter.convert(pairs)
+    rows = score(systems, pairs, corpus, judges)
+    print(f"seen pairs evaluated in {time.time() - start:.0f} s", flush=True)
+    return rows, systems, pairs
+
+
+def unseen_examples(corpus, norm, min_frames=500):
+    """The unseen voice's first training utterances, normalised, up to ``min_frames``
+    frames (~5 s); and their number of frames."""
     examples, n_frames = [], 0
-    for k in range(n_train):
-        examples.append(norm(mels[index[unseen, k]]))
+    for k in range(corpus.n_train):
+        examples.append(norm(corpus.mel(UNSEEN, k)))
         n_frames += len(examples[-1])
-        if n_frames >= 500:
+        if n_frames >= min_frames:
             break
-    code = model.embed_group(examples)
-    ex_frames = denorm(np.concatenate(examples))
-    unseen_stats = dict(stats)
-    unseen_stats[unseen] = (ex_frames.mean(0), ex_frames.std(0))
-    unseen_pairs = [(s, unseen, k) for k in test_sentences for s in seen]
-    unseen_rows, *_ = evaluate(unseen_pairs, target_code=code, shift_stats=unseen_stats)
+    return examples, n_frames
 
-    write_table(args, rows, unseen_rows, code_acc, fit_s, model, len(pairs), len(unseen_pairs),
+
+def evaluate_unseen(converter, judges):
+    """Rows for conversions to the unseen voice from ``embed_group`` of ~5 s of it;
+    also the number of conversions and of example frames."""
+    corpus, norm = converter.corpus, converter.norm
+    examples, n_frames = unseen_examples(corpus, norm)
+    code = converter.model.embed_group(examples)
+    ex_frames = norm.inverse(np.concatenate(examples))
+    unseen_stats = dict(converter.stats)
+    unseen_stats[UNSEEN] = (ex_frames.mean(0), ex_frames.std(0))
+    pairs = [(s, UNSEEN, k) for k in corpus.test_sentences for s in SEEN]
+    systems = converter.convert(pairs, target_code=code, shift_stats=unseen_stats)
+    return score(systems, pairs, corpus, judges), len(pairs), n_frames
+
+
+# -- benchmark -----------------------------------------------------------------
+def parse_args(argv=None):
+    """The command line: corpus size, model settings and output paths."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-sentences", type=int, default=40)
+    parser.add_argument("--method", default="instance_norm")
+    parser.add_argument("--n-components", type=int, default=3)
+    parser.add_argument("--group-dim", type=int, default=32)
+    parser.add_argument("--adversary-weight", type=float, default=0.3)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
+    parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=str(RESULTS_DIR / "vc.md"))
+    parser.add_argument("--examples", default=str(RESULTS_DIR / "vc"), help="audio/figure folder")
+    parser.add_argument("--save-model", default=None, help="pickle the fitted model here")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Prepare the corpus, train the judges and the model, evaluate, write."""
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    # A judge's log-probability of -inf for a far-off frame is a valid vote.
+    warnings.filterwarnings("ignore", message="divide by zero", category=RuntimeWarning)
+
+    t0 = time.time()
+    corpus = prepare_corpus(args.n_sentences)
+    judges = train_judges(corpus)
+    norm = Normalizer(np.concatenate([corpus.mels[i] for i in corpus.seen_train]))
+    model, fit_s = fit_model(args, corpus, norm)
+    if args.save_model:
+        save_model(args.save_model, model, norm)
+    code_acc = code_accuracy(model, corpus, norm)
+    converter = Converter(corpus, norm, model, speaker_stats(corpus),
+                          f"DisentangledAutoEncoder ({args.method})")
+    rows, systems, pairs = evaluate_seen(converter, judges)
+    unseen_rows, n_unseen, n_frames = evaluate_unseen(converter, judges)
+
+    write_table(args, rows, unseen_rows, code_acc, fit_s, model, len(pairs), n_unseen,
                 n_frames, time.time() - t0)
-    write_examples(systems, src_m, real, pairs, Path(args.examples))
+    write_examples(systems, pairs, corpus, Path(args.examples))
 
 
+# -- writing -------------------------------------------------------------------
 def write_table(args, rows, unseen_rows, code_acc, fit_s, model, n_pairs, n_unseen, n_ex, total_s):
     def table(rows):
         lines = [
@@ -305,7 +433,7 @@ below the shift baseline, content code -> speaker <= 0.25.
     print(text)
 
 
-def write_examples(systems, src_m, real, pairs, out, n_examples=2):
+def write_examples(systems, pairs, corpus, out, n_examples=2):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -319,7 +447,8 @@ def write_examples(systems, src_m, real, pairs, out, n_examples=2):
     picks += [i for i, (s, t, _) in enumerate(pairs) if s.startswith("f") and t.startswith("m")][:1]
     for n, i in enumerate(picks[:n_examples]):
         s, t, k = pairs[i]
-        panels = [("source " + s, src_m[i]), ("converted to " + t, converted[i]), ("real " + t, real[i])]
+        source, real = corpus.mel(s, k), corpus.mel(t, k)
+        panels = [("source " + s, source), ("converted to " + t, converted[i]), ("real " + t, real)]
         fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharey=True)
         for ax, (title, m) in zip(axes, panels):
             ax.imshow(m.T, origin="lower", aspect="auto", vmin=-11.5, vmax=3)
@@ -329,7 +458,7 @@ def write_examples(systems, src_m, real, pairs, out, n_examples=2):
         fig.tight_layout()
         fig.savefig(out / f"example{n}_{s}_to_{t}.png", dpi=80)
         plt.close(fig)
-        for title, m in zip(("source", "converted", "target"), (src_m[i], converted[i], real[i])):
+        for title, m in zip(("source", "converted", "target"), (source, converted[i], real)):
             soundfile.write(out / f"example{n}_{title}.wav", mel_to_audio(m), 16000, subtype="PCM_16")
 
 

@@ -33,28 +33,19 @@ Usage::
     python benchmarks/bench_vq.py --datasets digits --seeds 0 --no-write
 """
 
-import argparse
 import math
 import sys
 import time
-import warnings
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.cluster import KMeans
-from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from skae import VQTransformer
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "odds"
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+from _common import load_train_test, require_data_dir, run_datasets
+from _common import publish, report_intro, report_parser
 
 #: name -> ODDS file, or None for digits
 DATASETS = {"digits": None, "cardio": "6_cardio.npz", "satellite": "30_satellite.npz"}
@@ -71,29 +62,7 @@ NETWORK = dict(
 )
 
 
-# -- data ----------------------------------------------------------------------
-def load(name):
-    """Return the train and test rows of a dataset, scaled."""
-    file = DATASETS[name]
-    if file is None:
-        X = load_digits().data / 16.0
-    else:
-        path = DATA_DIR / file
-        if not path.is_file():
-            sys.exit(
-                f"error: ODDS dataset {path} not found; the benchmark expects the "
-                "shared data folder next to the repository, as ../shared/data/odds "
-                "(see shared/data/odds/SOURCES.md)."
-            )
-        with np.load(path) as data:
-            X = data["X"].astype(np.float64)
-    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
-    if file is not None:
-        scaler = StandardScaler().fit(X_train)
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-    return X_train.astype(np.float32), X_test.astype(np.float32)
-
-
+# -- metrics -------------------------------------------------------------------
 def mse(X_rec, X):
     return float(np.mean((np.asarray(X_rec, dtype=np.float64) - X) ** 2))
 
@@ -167,7 +136,7 @@ def pca_transform_coding(X_train, X_test, budgets):
 # -- one dataset -------------------------------------------------------------------
 def run_dataset(name, seeds):
     """Return one result row per (K, n_codebooks), and the data's shape."""
-    X_train, X_test = load(name)
+    X_train, X_test = load_train_test(DATASETS[name])
     budgets = {int(c * math.log2(k)) for k in N_CODES for c in N_CODEBOOKS}
     pca = pca_transform_coding(X_train, X_test, budgets)
     rows = []
@@ -252,34 +221,14 @@ def summary(all_results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "vq.md")
-    args = parser.parse_args(argv)
-    if any(DATASETS[name] for name in args.datasets) and not DATA_DIR.is_dir():
-        sys.exit(
-            f"error: the ODDS data folder {DATA_DIR} does not exist; the benchmark "
-            "expects the shared data folder next to the repository, as "
-            "../shared/data/odds (see shared/data/odds/SOURCES.md)."
-        )
-
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
-    all_results = {}
-    start = time.perf_counter()
-    with threadpool_limits(1):
-        for name in args.datasets:
-            all_results[name] = run_dataset(name, args.seeds)
-    elapsed = time.perf_counter() - start
+    args = report_parser(__doc__, DATASETS, SEEDS, "vq.md").parse_args(argv)
+    if any(DATASETS[name] for name in args.datasets):
+        require_data_dir()
+    all_results, elapsed = run_datasets(run_dataset, args.datasets, args.seeds)
 
     report = f"""# Vector quantization: test MSE at a bit budget (lower is better)
 
-Produced by `python benchmarks/bench_vq.py` in {elapsed / 60:.1f} min on one
-CPU thread; skae {__import__("skae").__version__}, torch {torch.__version__}.
-
-{__doc__.split("Usage::")[0].split(chr(10), 2)[2].strip()}
+{report_intro("bench_vq.py", elapsed, __doc__)}
 
 Seeds: {", ".join(map(str, args.seeds))}. `VQTransformer` settings besides
 `n_codes`, `n_codebooks` and `random_state` (defaults otherwise:
@@ -295,11 +244,7 @@ Summary:
 
 {summary(all_results)}
 """
-    print(report)
-    if not args.no_write:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
-        print(f"wrote {args.out}", file=sys.stderr)
+    publish(report, args)
 
 
 if __name__ == "__main__":

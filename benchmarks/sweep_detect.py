@@ -39,15 +39,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.covariance import LedoitWolf
 from sklearn.metrics import roc_auc_score
-from threadpoolctl import threadpool_limits
+
+from skae import AEOutlierDetector, AutoEncoderTransformer, DenoisingAutoEncoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_detect import SEEDS, load_datasets, split  # noqa: E402
-
-from skae import AEOutlierDetector, AutoEncoderTransformer, DenoisingAutoEncoder  # noqa: E402
+from _common import load_odds_sets, robust_scale, single_thread, split_standardized  # noqa: E402
+from bench_detect import SEEDS  # noqa: E402
 
 
 def _size(value, d):
@@ -85,24 +84,20 @@ def make_detector(setting, d, random_state):
     )
 
 
-def _scaled(scores, train_scores):
-    """Scores centred on the training median, in training interquartile ranges."""
-    q1, median, q3 = np.percentile(train_scores, [25, 50, 75])
-    return (scores - median) / max(q3 - q1, 1e-12)
-
-
 def anomaly_scores(setting, X_train, X_test, seed):
     """Test anomaly scores (higher = abnormal) of one setting."""
     total = 0.0
     for member in range(setting.get("ensemble", 1)):
         detector = make_detector(setting, X_train.shape[1], seed * 100 + member)
         detector.fit(X_train)
-        scores = _scaled(-detector.score_samples(X_test), -detector.score_samples(X_train))
+        scores = robust_scale(-detector.score_samples(X_test), -detector.score_samples(X_train))
         if setting.get("latent"):
             Z_train = detector.estimator_.transform(X_train)
             density = LedoitWolf().fit(Z_train)
             distance = density.mahalanobis(detector.estimator_.transform(X_test))
-            scores = scores + setting["latent"] * _scaled(distance, density.mahalanobis(Z_train))
+            scores = scores + setting["latent"] * robust_scale(
+                distance, density.mahalanobis(Z_train)
+            )
         total = total + scores
     return total
 
@@ -131,9 +126,9 @@ def compare_cuts():
     from sklearn.metrics import f1_score
 
     records = []
-    for name, (X, y) in load_datasets().items():
+    for name, (X, y) in load_odds_sets().items():
         for seed in SEEDS:
-            X_train, X_test, _, y_test = split(X, y, seed)
+            X_train, X_test, _, y_test = split_standardized(X, y, seed)
             detector = AEOutlierDetector(random_state=seed).fit(X_train)
             train, test = -detector.score_samples(X_train), -detector.score_samples(X_test)
             for rule, cut in _cuts(train).items():
@@ -154,21 +149,20 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         sys.exit(__doc__)
-    torch.set_num_threads(1)
     if argv[0] == "--cuts":
-        with threadpool_limits(limits=1), warnings.catch_warnings():
+        with single_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             compare_cuts()
         return
     setting = json.loads(argv[0])
     result = {}
     start = time.perf_counter()
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with single_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name, (X, y) in load_datasets().items():
+        for name, (X, y) in load_odds_sets().items():
             aucs = []
             for seed in SEEDS:
-                X_train, X_test, _, y_test = split(X, y, seed)
+                X_train, X_test, _, y_test = split_standardized(X, y, seed)
                 aucs.append(roc_auc_score(y_test, anomaly_scores(setting, X_train, X_test, seed)))
             result[name] = round(float(np.mean(aucs)), 4)
     result["mean"] = round(float(np.mean(list(result.values()))), 4)

@@ -31,16 +31,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.covariance import LedoitWolf
 from sklearn.metrics import roc_auc_score
-from threadpoolctl import threadpool_limits
+
+from skae import AEOutlierDetector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_detect import SEEDS, load_datasets, split  # noqa: E402
-from sweep_detect import _scaled  # noqa: E402
-
-from skae import AEOutlierDetector  # noqa: E402
+from _common import load_odds_sets, robust_scale, single_thread, split_standardized  # noqa: E402
+from bench_detect import SEEDS  # noqa: E402
 
 WEIGHTS = (0.25, 0.5, 1.0)
 
@@ -57,9 +55,8 @@ def variant_scores(detector, X_train, X_test):
         d_train = np.sqrt(density.mahalanobis(Z_train))
         d_test = np.sqrt(density.mahalanobis(Z_test))
         for w in WEIGHTS:
-            out[f"iqr-{fit_on}-{w}"] = _scaled(error_test, error_train) + w * _scaled(
-                d_test, d_train
-            )
+            iqr = robust_scale(error_test, error_train) + w * robust_scale(d_test, d_train)
+            out[f"iqr-{fit_on}-{w}"] = iqr
             out[f"sq-{fit_on}-{w}"] = error_test + w * d_test**2 / n_components
             out[f"sqrt-{fit_on}-{w}"] = error_test + w * d_test / np.sqrt(n_components)
             out[f"mean-{fit_on}-{w}"] = (
@@ -70,13 +67,12 @@ def variant_scores(detector, X_train, X_test):
 
 def main(names=None):
     aucs = {}
-    with threadpool_limits(1), warnings.catch_warnings():
+    with single_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.set_num_threads(1)
-        datasets = load_datasets(names)
+        datasets = load_odds_sets(names)
         for name, (X, y) in datasets.items():
             for seed in SEEDS:
-                X_train, X_test, _, y_test = split(X, y, seed)
+                X_train, X_test, _, y_test = split_standardized(X, y, seed)
                 detector = AEOutlierDetector(random_state=seed).fit(X_train)
                 for variant, scores in variant_scores(detector, X_train, X_test).items():
                     aucs.setdefault(variant, {}).setdefault(name, []).append(

@@ -1,0 +1,274 @@
+"""Plumbing shared by the benchmark scripts: paths, data, splits, threads, reports.
+
+The scripts import it as ``from _common import ...``: Python puts the folder
+of the script it runs on ``sys.path``.
+
+The ODDS datasets are ``.npz`` files (arrays ``X`` and ``y``, ``y == 1`` for
+anomalies) in the shared data folder beside the checkout,
+``../shared/data/odds``; a script that needs one and cannot find it exits
+with a message that says where it was looked for.
+"""
+
+import argparse
+import sys
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import skae
+import torch
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+#: This folder, and the one the scripts write their reports to.
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+#: The ODDS datasets, in the shared data folder beside the checkout.
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "odds"
+
+
+# -- running -----------------------------------------------------------------------
+@contextmanager
+def single_thread():
+    """Run the block on one CPU thread, so that times compare.
+
+    Sets torch's intra-op threads to 1 (not restored on exit) and limits the
+    BLAS/OpenMP pools through ``threadpoolctl`` for the block.
+    """
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        yield
+
+
+def run_datasets(run_dataset, names, seeds):
+    """Run a benchmark on each dataset, on one thread, and time it.
+
+    scikit-learn's ``ConvergenceWarning`` is silenced for the rest of the run.
+
+    Parameters
+    ----------
+    run_dataset : callable
+        ``run_dataset(name, seeds)`` returns the results of one dataset.
+    names : sequence of str
+        The datasets, in order.
+    seeds : sequence of int
+
+    Returns
+    -------
+    results : dict
+        ``{name: run_dataset(name, seeds)}``.
+    elapsed : float
+        Seconds taken by all of them.
+    """
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    results = {}
+    start = time.perf_counter()
+    with single_thread():
+        for name in names:
+            results[name] = run_dataset(name, seeds)
+    return results, time.perf_counter() - start
+
+
+# -- data --------------------------------------------------------------------------
+def data_error(problem):
+    """Exit with ``problem`` and where the benchmarks expect the ODDS data.
+
+    Parameters
+    ----------
+    problem : str
+        What is missing, e.g. ``"ODDS dataset <path> not found"``.
+    """
+    sys.exit(
+        f"error: {problem}; the benchmarks expect the shared data folder next to "
+        "the repository, as ../shared/data/odds (see shared/data/odds/SOURCES.md)."
+    )
+
+
+def require_data_dir():
+    """Exit with a clear message unless the ODDS data folder exists."""
+    if not DATA_DIR.is_dir():
+        data_error(f"the ODDS data folder {DATA_DIR} does not exist")
+
+
+def load_odds(file):
+    """Load one ODDS dataset.
+
+    Parameters
+    ----------
+    file : str
+        Name of its ``.npz`` file in :data:`DATA_DIR`, e.g. ``"6_cardio.npz"``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float64
+    y : ndarray of shape (n_samples,), int
+        1 for anomalies, 0 for normal rows.
+    """
+    path = DATA_DIR / file
+    if not path.is_file():
+        data_error(f"ODDS dataset {path} not found")
+    with np.load(path) as data:
+        return data["X"].astype(np.float64), data["y"].astype(int)
+
+
+def load_odds_sets(names=None):
+    """Load every ODDS dataset of :data:`DATA_DIR`, or the named ones.
+
+    Parameters
+    ----------
+    names : collection of str, optional
+        Dataset names, the file name without its number and suffix
+        (``"cardio"`` for ``6_cardio.npz``); default all.
+
+    Returns
+    -------
+    datasets : dict
+        ``{name: (X, y)}`` as :func:`load_odds` returns them, sorted by name
+        regardless of case.
+    """
+    require_data_dir()
+    files = sorted(DATA_DIR.glob("*.npz"))
+    if not files:
+        data_error(f"no ODDS datasets (*.npz) found in {DATA_DIR}")
+    datasets = {}
+    for path in files:
+        name = path.stem.split("_", 1)[-1]
+        if not names or name in names:
+            datasets[name] = load_odds(path.name)
+    return dict(sorted(datasets.items(), key=lambda item: item[0].lower()))
+
+
+def load_train_test(file):
+    """A fixed 70/30 train/test split of digits or of an ODDS dataset, scaled.
+
+    Parameters
+    ----------
+    file : str or None
+        The ODDS ``.npz`` file, standardized on the training part (labels
+        dropped); None for scikit-learn's digits, pixels scaled to [0, 1].
+
+    Returns
+    -------
+    X_train, X_test : ndarray, float32
+        The split is ``random_state=0``, the same for every caller.
+    """
+    X = load_digits().data / 16.0 if file is None else load_odds(file)[0]
+    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
+    if file is not None:
+        X_train, X_test = standardize(X_train, X_test)
+    return X_train.astype(np.float32), X_test.astype(np.float32)
+
+
+def split_standardized(X, y, seed):
+    """PyOD's protocol: a random 60/40 split, standardized on the training part.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    seed : int
+        ``random_state`` of the split.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarray
+    """
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.4, random_state=seed
+    )
+    return *standardize(X_train, X_test), y_train, y_test
+
+
+def standardize(X_train, X_test):
+    """Scale both parts with the training part's mean and deviation.
+
+    Returns
+    -------
+    X_train, X_test : ndarray
+    """
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test)
+
+
+# -- scores ------------------------------------------------------------------------
+def robust_scale(scores, train_scores):
+    """Centre scores on the training median, in training interquartile ranges.
+
+    Parameters
+    ----------
+    scores : ndarray
+        The scores to scale.
+    train_scores : ndarray
+        The same score on the training rows.
+
+    Returns
+    -------
+    ndarray
+        ``(scores - median) / IQR``, the IQR floored at 1e-12.
+    """
+    q1, median, q3 = np.percentile(train_scores, [25, 50, 75])
+    return (scores - median) / max(q3 - q1, 1e-12)
+
+
+# -- command line and report -------------------------------------------------------
+def report_parser(doc, datasets, seeds, out):
+    """The command line of a benchmark that writes one report.
+
+    Parameters
+    ----------
+    doc : str
+        The script's docstring; its first paragraph describes the command.
+    datasets, seeds : sequence
+        The choices and defaults of ``--datasets``, the defaults of ``--seeds``.
+    out : str
+        Default file name of ``--out`` in :data:`RESULTS_DIR`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        With ``--datasets``, ``--seeds``, ``--no-write`` and ``--out``.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", choices=list(datasets), default=list(datasets))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(seeds))
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / out)
+    return parser
+
+
+def report_intro(script, elapsed, doc):
+    """The report's opening: how it was produced, then the script's protocol.
+
+    Parameters
+    ----------
+    script : str
+        The script's file name, e.g. ``"bench_vq.py"``.
+    elapsed : float
+        Seconds the benchmark ran.
+    doc : str
+        The script's docstring; the part between its first line and
+        ``Usage::`` is the protocol.
+
+    Returns
+    -------
+    str
+    """
+    protocol = doc.split("Usage::")[0].split("\n", 2)[2].strip()
+    return (
+        f"Produced by `python benchmarks/{script}` in {elapsed / 60:.1f} min on one\n"
+        f"CPU thread; skae {skae.__version__}, torch {torch.__version__}.\n\n{protocol}"
+    )
+
+
+def publish(report, args):
+    """Print ``report`` and, unless ``args.no_write``, write it to ``args.out``."""
+    print(report)
+    if not args.no_write:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report)
+        print(f"wrote {args.out}", file=sys.stderr)
