@@ -3,7 +3,7 @@
 from ._autoencoder import AutoEncoderTransformer
 from ._denoising import DenoisingAutoEncoder
 from ._disentangle import DisentangledAutoEncoder
-from ._net import TrainingDivergedError
+from ._net import TrainingDivergedError, TrainingInterruptedWarning
 from ._outlier import AEOutlierDetector
 from ._vq import VQTransformer
 
@@ -15,6 +15,7 @@ __all__ = [
     "DenoisingAutoEncoder",
     "DisentangledAutoEncoder",
     "TrainingDivergedError",
+    "TrainingInterruptedWarning",
     "VQTransformer",
     "__version__",
 ]

@@ -27,12 +27,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 
 from ._choices import LOSSES, OPTIMIZERS, fused_adam_works, resolve_device
 from ._data import TensorData, apply_batched, as_tensor, subsample
 from ._modules import ACTIVATIONS
-from ._net import ReconstructionNet
+from ._net import ReconstructionNet, TrainingInterruptedWarning
 
 #: Training codes kept to fit the latent density used by ``sample``.
 _MAX_KEPT_CODES = 10_000
@@ -44,8 +44,14 @@ def _silent(*args, **kwargs):
 
 def check_n_samples(n_samples):
     """Raise a ValueError unless ``n_samples`` (of ``sample``) is a positive int."""
-    if not isinstance(n_samples, Integral) or n_samples < 1:
+    if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+
+
+def check_flag(value, name):
+    """Raise a TypeError unless ``value`` is a bool (``per_feature``, ...)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
 
 
 class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -127,22 +133,34 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # -- fitting ------------------------------------------------------------
     def _fit(self, X, y=None, *, partial):
-        """Train on validated ``X`` (and ``y``); the work of ``fit``/``partial_fit``.
+        """Train on ``X`` (and ``y``); the work of ``fit`` and ``partial_fit``.
 
         ``partial`` trains one epoch, keeping the network when there is one;
-        otherwise the network is kept only with ``warm_start``.
+        otherwise the network is kept only with ``warm_start``. A call that
+        raises (bad input, divergence, Ctrl-C outside the training loop)
+        leaves the estimator exactly as it was: fitted attributes, weights,
+        optimizer state, history and random state, or unfitted.
         """
         keep = hasattr(self, "net_") and (partial or self.warm_start)
+        before = dict(vars(self))
+        snapshot = self.net_.snapshot() if keep else None
+        try:
+            self._train(X, y, partial=partial, keep=keep)
+        except BaseException:
+            if snapshot is not None:
+                self.net_.restore(snapshot)
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+        return self
+
+    def _train(self, X, y, *, partial, keep):
         X, cond = self._check_fit_data(X, y, reset=not keep)
-        self._check_hidden_layer_sizes()
-        if self.loss == "bce" and (X.min() < 0 or X.max() > 1):
-            raise ValueError(
-                "loss='bce' needs data in [0, 1]; scale it first, e.g. with "
-                "MinMaxScaler, or use loss='mse'."
-            )
+        self._check_training_setup(X, partial)
         if keep:
             net = self.net_
             device = torch.device(net.device)
+            self._update_optimizer(net, device)
         else:
             device = resolve_device(self.device)
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -151,12 +169,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with torch.random.fork_rng(devices=self._rng_devices(device)):
             if net is None:
                 torch.manual_seed(seed)
-                net = self._make_net(X_tensor, device, seed)
+                net = self._make_net(X_tensor.shape[-1], device, seed)
             else:
                 # Dropout draws from the global RNG: seed it from the net's own.
                 torch.manual_seed(torch.randint(2**62, (1,), generator=net.generator).item())
-                # Current parameters and rows, e.g. after set_params(noise_level=...).
-                net.corruption = self._corruption(X_tensor)
+            # Current parameters and rows, e.g. after set_params(noise_level=...).
+            net.corruption = self._corruption(X_tensor)
             stopper = self._configure_callbacks(net, partial)
             net.validation_fraction = (
                 self.validation_fraction if self.early_stopping and not partial else None
@@ -170,22 +188,33 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.net_ = net
         self.n_iter_ = len(net.history)
         self._summarize_training(X)
-        if not partial and stopper is not None and stopper.misses_ < stopper.patience:
+        self._warn_how_training_ended(net, stopper)
+
+    def _warn_how_training_ended(self, net, stopper):
+        name = type(self).__name__
+        if net.interrupted_:
             warnings.warn(
-                f"{type(self).__name__} reached max_epochs={self.max_epochs} "
-                "before the loss stopped improving; increase max_epochs.",
+                f"{name} training was interrupted (KeyboardInterrupt) after "
+                f"{len(net.history)} epochs in all; the model keeps the weights "
+                "trained so far.",
+                TrainingInterruptedWarning,
+            )
+        elif stopper is not None and stopper.misses_ < stopper.patience:
+            warnings.warn(
+                f"{name} reached max_epochs={self.max_epochs} before the loss "
+                "stopped improving; increase max_epochs.",
                 ConvergenceWarning,
             )
-        return self
 
     @staticmethod
     def _rng_devices(device):
         return [device.index or 0] if device.type == "cuda" else []
 
-    def _check_hidden_layer_sizes(self):
+    def _check_training_setup(self, X, partial):
+        """Raise a clear error for parameters that cannot train on ``X``."""
         sizes = self.hidden_layer_sizes
         try:
-            ok = all(isinstance(s, Integral) and s > 0 for s in sizes)
+            ok = all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes)
         except TypeError:
             ok = False
         if not ok or isinstance(sizes, str):
@@ -193,8 +222,37 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "hidden_layer_sizes must be a sequence of positive integers, "
                 f"got {sizes!r}."
             )
+        if self.loss == "bce" and (X.min() < 0 or X.max() > 1):
+            raise ValueError(
+                "loss='bce' needs data in [0, 1]; scale it first, e.g. with "
+                "MinMaxScaler, or use loss='mse'."
+            )
+        holds_out = self.early_stopping and not partial
+        if holds_out and len(X) < 2:
+            raise ValueError(
+                f"early_stopping=True holds out validation rows and needs at least 2 "
+                f"training rows, got {len(X)}."
+            )
+        n_valid = min(max(1, int(round(self.validation_fraction * len(X)))), len(X) - 1)
+        n_train = len(X) - n_valid if holds_out else len(X)
+        if self.batch_norm and (self.batch_size < 2 or n_train < 2):
+            raise ValueError(
+                "batch_norm=True needs at least 2 rows per training batch; got "
+                f"batch_size={self.batch_size} and {n_train} training rows."
+            )
+        for item in self.callbacks or []:
+            named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+            callback = item[1] if named else item
+            if not isinstance(callback, Callback) and not (
+                isinstance(callback, type) and issubclass(callback, Callback)
+            ):
+                raise TypeError(
+                    "callbacks must be skorch callbacks or (name, callback) tuples, "
+                    f"got {item!r}."
+                )
 
-    def _make_net(self, X_tensor, device, seed):
+    def _optimizer(self, device):
+        """The optimizer class and its ``optimizer__*`` options for ``device``."""
         optimizer = self.optimizer
         options = {}
         if isinstance(optimizer, str):
@@ -205,15 +263,19 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # Only optimizers that take weight decay are given it (LBFGS is not).
         if self.weight_decay:
             options["optimizer__weight_decay"] = self.weight_decay
+        return optimizer, options
+
+    def _make_net(self, n_features, device, seed):
+        """A new, initialised engine with a new module for rows of ``n_features``."""
+        optimizer, options = self._optimizer(device)
         net = ReconstructionNet(
-            module=self._build_module(X_tensor.shape[-1]).to(device),
+            module=self._build_module(n_features).to(device),
             criterion=LOSSES[self.loss],
             optimizer=optimizer,
             **options,
             lr=self.lr,
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
-            corruption=self._corruption(X_tensor),
             generator=torch.Generator().manual_seed(int(seed)),
             device=str(device),
             verbose=self.verbose,
@@ -222,6 +284,26 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         net.initialize()
         return net
+
+    def _update_optimizer(self, net, device):
+        """Apply ``optimizer``, ``lr`` and ``weight_decay`` set since the net was made.
+
+        A new learning rate keeps the optimizer's state; another optimizer or
+        other options start a fresh one.
+        """
+        optimizer, options = self._optimizer(device)
+        current = {k: v for k, v in vars(net).items() if k.startswith("optimizer__")}
+        if optimizer is not net.optimizer or options != current:
+            for key in current:
+                delattr(net, key)
+            net.optimizer = optimizer
+            for key, value in options.items():
+                setattr(net, key, value)
+            net.lr = self.lr
+            net.initialize_optimizer()
+        elif net.lr != self.lr:
+            net.set_params(lr=self.lr)
+        net.batch_size = self.batch_size
 
     def _configure_callbacks(self, net, partial):
         """Install early stopping and the user's callbacks; return the stopper."""
@@ -309,11 +391,15 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         return self._training_codes.shape[-1]
 
-    def _infer(self, fn, X, cond=None):
+    def _infer(self, fn, X, cond=None, *, check_finite=True):
         """``fn`` applied to validated ``X`` (and aligned ``cond``) in chunks,
-        without gradients, with the module in evaluation mode."""
+        without gradients, with the module in evaluation mode.
+
+        A NaN or infinite output (the network overflowed) raises a ValueError
+        unless ``check_finite=False`` (reconstruction errors are inf there).
+        """
         self.net_.module_.eval()
-        return apply_batched(fn, X, self.device_, cond=cond)
+        return apply_batched(fn, X, self.device_, cond=cond, check_finite=check_finite)
 
     def _encode(self, X):
         return self._infer(self.net_.module_.encode, X)

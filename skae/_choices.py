@@ -23,15 +23,37 @@ OPTIMIZERS = {
 }
 
 
+def entry_losses(loss, x_hat, x):
+    """Loss named ``loss`` of every entry of ``x_hat`` against ``x``.
+
+    A NaN (an overflow inside the network, e.g. from inputs near float32's
+    limit) becomes inf: a row that cannot be rebuilt has the largest error,
+    never a NaN that compares as nothing.
+    """
+    errors = LOSSES[loss](reduction="none")(x_hat, x)
+    return errors.masked_fill(errors.isnan(), float("inf"))
+
+
+#: Device types a model can live on, and whether this machine has each.
+DEVICE_AVAILABLE = {
+    "cpu": lambda: True,
+    "cuda": lambda: torch.cuda.is_available(),
+    "mps": lambda: hasattr(torch.backends, "mps") and torch.backends.mps.is_available(),
+    "xpu": lambda: hasattr(torch, "xpu") and torch.xpu.is_available(),
+}
+
+
 def resolve_device(device):
     """Return the ``torch.device`` that ``device`` names.
 
-    ``"auto"`` is ``cuda`` when available, else ``cpu``.
+    ``"auto"`` is ``cuda`` when available, else ``cpu``; ``"cpu:N"`` is
+    ``cpu`` (torch cannot restore saved tensors to ``cpu:N``).
 
     Raises
     ------
     ValueError
-        If the name is not a torch device, or names CUDA on a machine without it.
+        If the name is not a torch device, not one a model can train on
+        (e.g. ``"meta"``), or one this machine does not have.
     """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -39,12 +61,28 @@ def resolve_device(device):
         device = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
+    if device.type not in DEVICE_AVAILABLE:
         raise ValueError(
-            f"device={str(device)!r} was requested but CUDA is not available; "
+            f"device={str(device)!r} cannot hold a trained model; use one of "
+            f"{sorted(DEVICE_AVAILABLE)} or 'auto'."
+        )
+    if device.type == "cpu":
+        return torch.device("cpu")
+    if not DEVICE_AVAILABLE[device.type]():
+        name = "CUDA" if device.type == "cuda" else device.type
+        raise ValueError(
+            f"device={str(device)!r} was requested but {name} is not available; "
             "use device='auto' or 'cpu'."
         )
     return device
+
+
+def loadable_device(device):
+    """``device`` if this machine has it, else ``"cpu"``; ``"cpu"`` for ``"cpu:N"``."""
+    device = torch.device(device)
+    if device.type == "cpu" or not DEVICE_AVAILABLE.get(device.type, lambda: False)():
+        return "cpu"
+    return str(device)
 
 
 @functools.cache

@@ -148,15 +148,15 @@ def as_tensor(X):
         return torch.from_numpy(X)
 
 
-def _to_device(X, device):
+def _input_tensor(X):
     # Integer arrays (e.g. VQ codes) keep their dtype; the rest is float32.
     if isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer):
-        return torch.from_numpy(np.ascontiguousarray(X)).to(device)
-    return as_tensor(X).to(device, non_blocking=True)
+        return torch.from_numpy(np.ascontiguousarray(X))
+    return as_tensor(X)
 
 
 @torch.inference_mode()
-def apply_batched(fn, X, device, batch_size=None, *, cond=None):
+def apply_batched(fn, X, device, batch_size=None, *, cond=None, check_finite=False):
     """Apply ``fn`` to ``X`` in large chunks without gradients.
 
     Parameters
@@ -178,27 +178,56 @@ def apply_batched(fn, X, device, batch_size=None, *, cond=None):
     cond : ndarray or list of ndarray or None, default=None
         A second input aligned with ``X`` along the first axis (e.g. one
         group code per row or sequence), chunked the same way.
+    check_finite : bool, default=False
+        Raise instead of returning a NaN or infinite float output.
 
     Returns
     -------
     out : ndarray of shape (n_samples, ...) or list of ndarray
         The outputs, on the CPU, in the dtype ``fn`` returned; a list for
         list input.
+
+    Raises
+    ------
+    ValueError
+        With ``check_finite``, if an output is not finite: the network
+        overflowed on inputs too large for float32 arithmetic.
     """
     inputs = (X,) if cond is None else (X, cond)
     if isinstance(X, list):
-        return [
-            fn(*(_to_device(a[i][None], device) for a in inputs))[0].cpu().numpy()
+        out = [
+            fn(*(_input_tensor(a[i][None]).to(device) for a in inputs))[0].cpu().numpy()
             for i in range(len(X))
         ]
+        if check_finite and not all(np.isfinite(o).all() for o in out):
+            _raise_not_finite(sum(not np.isfinite(o).all() for o in out), len(out))
+        return out
     if batch_size is None:
         batch_size = inference_batch_size(device)
     step = items_per_chunk(X.shape, batch_size)
+    tensors = [_input_tensor(a) for a in inputs]
     out = None
+    finite = True
     for start in range(0, len(X), step):
-        chunk = fn(*(_to_device(a[start : start + step], device) for a in inputs))
+        chunk = fn(*(t[start : start + step].to(device, non_blocking=True) for t in tensors))
         if out is None:
             # One CPU tensor for all rows; numpy shares its memory at the end.
             out = torch.empty((len(X),) + chunk.shape[1:], dtype=chunk.dtype)
+            check_finite = check_finite and chunk.is_floating_point()
+        if check_finite and finite:
+            # One reduction: the sum is finite when every entry is (or overflows).
+            finite = math.isfinite(chunk.sum().item()) or bool(torch.isfinite(chunk).all())
         out[start : start + len(chunk)] = chunk
-    return out.numpy()
+    out = out.numpy()
+    if not finite:
+        rows = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+        _raise_not_finite(int(rows.sum()), len(out))
+    return out
+
+
+def _raise_not_finite(n_bad, n):
+    raise ValueError(
+        f"The network's output is not finite for {n_bad} of {n} rows: their values are "
+        "too large for float32 arithmetic. Scale the input (e.g. StandardScaler) the "
+        "way the training data was scaled."
+    )

@@ -22,7 +22,12 @@ from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
 from ._data import subsample
 from ._disentangle_modules import DisentangledConv, DisentangledMLP
 from ._groups import GroupConversionMixin, encode_groups, group_ids
-from ._sequences import check_sequence_labels, check_sequences, cut_windows, is_sequences
+from ._sequences import (
+    check_sequence_labels,
+    check_sequences,
+    cut_windows,
+    is_sequences,
+)
 
 METHODS = ("adversarial", "instance_norm", "bottleneck")
 

@@ -11,8 +11,8 @@ from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import check_n_samples
-from ._choices import LOSSES
+from ._base import check_flag, check_n_samples
+from ._choices import LOSSES, entry_losses
 from ._data import as_tensor, subsample
 from ._sequences import cut_windows, is_sequences
 
@@ -160,10 +160,10 @@ class GroupConversionMixin:
         else:
             codes = [check_array(z, dtype=np.float32) for z in Z]
             Z = np.stack(codes) if getattr(Z, "ndim", None) == 3 else codes
-        if any(z.shape[1] != self.n_components for z in codes):
+        if any(z.shape[1] != self._n_features_out for z in codes):
             raise ValueError(
                 f"X has {codes[0].shape[1]} features, but {type(self).__name__}."
-                f"inverse_transform is expecting {self.n_components} latent "
+                f"inverse_transform is expecting {self._n_features_out} latent "
                 "features (n_components) as input."
             )
         return Z
@@ -238,12 +238,12 @@ class GroupConversionMixin:
             or per entry when ``per_feature``.
         """
         check_is_fitted(self)
+        check_flag(per_feature, "per_feature")
         X = self._check_input(X)
         X_hat = self.inverse_transform(self._encode(X), y)
-        criterion = LOSSES[self.loss](reduction="none")
 
         def loss(x_hat, x):
-            return criterion(as_tensor(x_hat), as_tensor(x)).numpy()
+            return entry_losses(self.loss, as_tensor(x_hat), as_tensor(x)).numpy()
 
         if isinstance(X, list):
             errors = [loss(a, b) for a, b in zip(X_hat, X)]

@@ -16,18 +16,26 @@ Data stays in one float32 tensor per fit; batches are index gathers
 callbacks, history and device handling are kept.
 """
 
+import copy
 import math
+import warnings
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
+from skorch.exceptions import DeviceWarning
 
+from ._choices import loadable_device
 from ._data import BatchIterator, TensorData, inference_batch_size, items_per_chunk
 
 
 class TrainingDivergedError(FloatingPointError):
     """Raised when the training loss becomes NaN or infinite."""
+
+
+class TrainingInterruptedWarning(UserWarning):
+    """Warns that a KeyboardInterrupt (Ctrl-C) stopped training early."""
 
 
 class DivergenceGuard(Callback):
@@ -95,6 +103,68 @@ class ReconstructionNet(NeuralNet):
     @property
     def _default_callbacks(self):
         return [*super()._default_callbacks, ("divergence", DivergenceGuard())]
+
+    # -- training calls -----------------------------------------------------
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``epochs`` (or ``max_epochs``) epochs, keeping the weights.
+
+        As skorch's, except for a KeyboardInterrupt (Ctrl-C): skorch
+        swallows it, which hides the interruption; here training stops,
+        :attr:`interrupted_` is set and the weights so far are kept. An
+        ``EarlyStopping`` callback's own stop signal is not an interruption.
+        """
+        if not self.initialized_:
+            self.initialize()
+        self.interrupted_ = False
+        self.notify("on_train_begin", X=X, y=y)
+        try:
+            self.fit_loop(X, y, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted_ = not self._stopped_early()
+        self.notify("on_train_end", X=X, y=y)
+        return self
+
+    def _stopped_early(self):
+        return any(
+            isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience
+            for _, callback in self.callbacks_
+        )
+
+    def snapshot(self):
+        """Copy of what a training call changes, for :meth:`restore`.
+
+        Weights and buffers, optimizer state, the number of epochs in the
+        history and the state of the random generator.
+        """
+        return {
+            "module": {k: v.clone() for k, v in self.module_.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer_.state_dict()),
+            "optimizer_object": self.optimizer_,
+            "n_epochs": len(self.history),
+            "generator": None if self.generator is None else self.generator.get_state(),
+        }
+
+    def restore(self, snapshot):
+        """Put the net back as it was when ``snapshot`` was taken."""
+        self.module_.load_state_dict(snapshot["module"])
+        self.optimizer_ = snapshot["optimizer_object"]
+        self.optimizer_.load_state_dict(snapshot["optimizer"])
+        del self.history[snapshot["n_epochs"] :]
+        if snapshot["generator"] is not None:
+            self.generator.set_state(snapshot["generator"])
+
+    def __setstate__(self, state):
+        # skorch maps an unavailable CUDA to the CPU; do the same for every
+        # device type, and for "cpu:N", which torch cannot restore data to.
+        device = loadable_device(state["device"])
+        if device == "cpu" and torch.device(state["device"]).type != "cpu":
+            warnings.warn(
+                f"The model was saved on {state['device']!r}, which is not available "
+                "on this machine; it is loaded on the CPU.",
+                DeviceWarning,
+            )
+        state["device"] = device
+        super().__setstate__(state)
 
     # -- data ---------------------------------------------------------------
     def get_dataset(self, X, y=None):

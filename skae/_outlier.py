@@ -11,6 +11,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import AutoEncoderTransformer
+from ._base import check_flag
+from ._net import TrainingInterruptedWarning
 
 #: Tukey's fence of ``contamination="auto"``: a row is an outlier when its
 #: anomaly score is more than this many interquartile ranges above the third
@@ -208,6 +210,17 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
+        before = dict(vars(self))
+        try:
+            self._fit(X)
+        except BaseException:
+            # A failed fit (or Ctrl-C) leaves the detector as it was.
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+        return self
+
+    def _fit(self, X):
         X = validate_data(self, X, dtype=np.float32)
         if self.estimator is None:
             template = _default_estimator(X.shape[1])
@@ -231,7 +244,6 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
         else:
             self.threshold_ = float(np.quantile(scores, 1.0 - self.contamination))
         self.offset_ = -self.threshold_
-        return self
 
     def _fit_estimator(self, estimator, X, keep=slice(None)):
         """Fit ``estimator`` on the rows ``X[keep]``; set ``estimator_`` and
@@ -241,10 +253,17 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
                 # The default trains a fixed, short budget on purpose: training
                 # to convergence also learns to rebuild the outliers.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(X[keep])
+            # Ctrl-C stops the detector, not just the autoencoder in training.
+            warnings.simplefilter("error", TrainingInterruptedWarning)
+            try:
+                estimator.fit(X[keep])
+            except TrainingInterruptedWarning:
+                raise KeyboardInterrupt from None
         self.estimator_ = estimator
         errors = self._feature_errors(X)
-        scale = errors[keep].mean(axis=0)
+        # Rows the network cannot rebuild (inf) do not set the typical error.
+        kept = errors[keep]
+        scale = np.ma.masked_invalid(kept).mean(axis=0).filled(0.0)
         # A feature rebuilt exactly everywhere (e.g. constant) must not divide
         # by zero: floor the scale at a tiny fraction of the mean scale.
         floor = max(float(scale.mean()), np.finfo(np.float32).tiny) * 1e-6
@@ -252,9 +271,15 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
         return errors
 
     def _feature_errors(self, X):
-        """Per-entry reconstruction errors of validated rows, as float64."""
-        errors = self.estimator_.reconstruction_error(X, per_feature=True)
-        return np.asarray(errors, dtype=np.float64)
+        """Per-entry reconstruction errors of validated rows, as float64.
+
+        A non-finite error (a row the network cannot rebuild) is inf, so the
+        row has the largest anomaly score: it is an outlier, never an inlier.
+        """
+        errors = np.asarray(
+            self.estimator_.reconstruction_error(X, per_feature=True), dtype=np.float64
+        )
+        return np.where(np.isfinite(errors), errors, np.inf)
 
     def _anomaly_score(self, errors):
         """Row anomaly scores (higher is more abnormal) from per-entry errors."""
@@ -280,6 +305,7 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
             reconstruction, averaged over features unless ``per_feature``.
         """
         check_is_fitted(self)
+        check_flag(per_feature, "per_feature")
         X = validate_data(self, X, reset=False, dtype=np.float32)
         errors = self._feature_errors(X)
         return errors if per_feature else errors.mean(axis=1)

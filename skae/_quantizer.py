@@ -181,6 +181,9 @@ class VectorQuantizer(nn.Module):
         if len(dead) == 0:
             return
         errors = squared_distances(z, self.codebook).min(1).values.clamp_min(0)
+        if not torch.isfinite(errors).all():
+            # A diverging encoder: leave the codebook; the engine stops on the loss.
+            return
         n_candidates = int(torch.count_nonzero(errors))
         if n_candidates > 0:
             replacement = n_candidates < len(dead)

@@ -14,8 +14,8 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import check_n_samples
-from ._choices import LOSSES
+from ._base import check_flag, check_n_samples
+from ._choices import entry_losses
 
 
 class RowTransformerMixin:
@@ -105,10 +105,11 @@ class RowTransformerMixin:
 
     def _check_codes(self, Z):
         Z = check_array(Z, dtype=np.float32)
-        if Z.shape[1] != self.n_components:
+        # The fitted width: n_components may have been set since.
+        if Z.shape[1] != self._n_features_out:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but {type(self).__name__}."
-                f"inverse_transform is expecting {self.n_components} latent "
+                f"inverse_transform is expecting {self._n_features_out} latent "
                 "features (n_components) as input."
             )
         return Z
@@ -140,17 +141,18 @@ class RowTransformerMixin:
         -------
         errors : ndarray of shape (n_samples,) or (n_samples, n_features)
             The training ``loss`` between each row and its reconstruction,
-            averaged over features unless ``per_feature``.
+            averaged over features unless ``per_feature``; inf where the
+            network overflows (e.g. on values near float32's limit).
         """
         check_is_fitted(self)
+        check_flag(per_feature, "per_feature")
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        criterion = LOSSES[self.loss](reduction="none")
 
         def loss(x):
-            errors = criterion(self._forward(x), x)
+            errors = entry_losses(self.loss, self._forward(x), x)
             return errors if per_feature else errors.mean(dim=1)
 
-        return self._infer(loss, X)
+        return self._infer(loss, X, check_finite=False)
 
     def score(self, X, y=None):
         """Minus the mean reconstruction loss of ``X`` (higher is better).

@@ -319,7 +319,9 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         return self._decode(self._check_codes(X))
 
     def _check_codes(self, codes):
-        return check_codes(codes, self.n_codebooks, self.n_codes, type(self).__name__)
+        # The fitted sizes: n_codebooks and n_codes may have been set since.
+        n_codebooks, n_codes = self.net_.module_.quantizer.codebooks.shape[:2]
+        return check_codes(codes, n_codebooks, n_codes, type(self).__name__)
 
     def predict(self, X):
         """Code of the first codebook, as a cluster label.
