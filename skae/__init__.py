@@ -5,6 +5,7 @@ from ._denoising import DenoisingAutoEncoder
 from ._disentangle import DisentangledAutoEncoder
 from ._net import TrainingDivergedError, TrainingInterruptedWarning
 from ._outlier import AEOutlierDetector
+from ._persistence import ModelFileError, load, save
 from ._vq import VQTransformer
 
 __version__ = "0.1.0.dev0"
@@ -14,8 +15,11 @@ __all__ = [
     "AutoEncoderTransformer",
     "DenoisingAutoEncoder",
     "DisentangledAutoEncoder",
+    "ModelFileError",
     "TrainingDivergedError",
     "TrainingInterruptedWarning",
     "VQTransformer",
+    "load",
+    "save",
     "__version__",
 ]

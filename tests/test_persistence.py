@@ -1,0 +1,242 @@
+"""skae.save / skae.load: a model file format that never unpickles."""
+
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from sklearn.decomposition import PCA
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+import skae
+from skae import (
+    AEOutlierDetector,
+    AutoEncoderTransformer,
+    DenoisingAutoEncoder,
+    DisentangledAutoEncoder,
+    ModelFileError,
+    VQTransformer,
+)
+
+# Short fits are deliberate here; the warning is tested in test_autoencoder.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+FAST = dict(hidden_layer_sizes=(16,), max_epochs=3, device="cpu", random_state=0)
+
+
+@pytest.fixture
+def X():
+    return np.random.RandomState(0).normal(size=(120, 6)).astype(np.float32)
+
+
+@pytest.fixture
+def no_pickle(monkeypatch):
+    """Make every way of unpickling fail for the duration of the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle was used")
+
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+
+
+def roundtrip(estimator, tmp_path, **load_kwargs):
+    path = tmp_path / "model.skae"
+    skae.save(estimator, path)
+    return skae.load(path, **load_kwargs)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: AutoEncoderTransformer(**FAST),
+        lambda: DenoisingAutoEncoder(noise="swap", noise_level=0.2, **FAST),
+        lambda: VQTransformer(n_codes=8, n_codebooks=2, **FAST),
+    ],
+    ids=["ae", "denoising", "vq"],
+)
+def test_row_estimators_roundtrip_exactly(make, X, tmp_path, no_pickle):
+    estimator = make().fit(X)
+    loaded = roundtrip(estimator, tmp_path)
+    assert type(loaded) is type(estimator)
+    assert loaded.get_params() == estimator.get_params()
+    np.testing.assert_array_equal(loaded.transform(X), estimator.transform(X))
+    np.testing.assert_array_equal(loaded.sample(5, random_state=0), estimator.sample(5, random_state=0))
+    assert loaded.score(X) == estimator.score(X)
+    assert len(loaded.history_) == len(estimator.history_)
+
+
+def test_training_resumes_exactly_after_a_save(X, tmp_path):
+    """Checkpoint and resume: three epochs, save, load, three more, as six in one go."""
+    straight = AutoEncoderTransformer(dropout=0.2, **FAST)
+    for _ in range(6):
+        straight.partial_fit(X)
+    resumed = AutoEncoderTransformer(dropout=0.2, **FAST)
+    for _ in range(3):
+        resumed.partial_fit(X)
+    resumed = roundtrip(resumed, tmp_path)
+    for _ in range(3):
+        resumed.partial_fit(X)
+    losses = straight.history_[:, "train_loss"]
+    np.testing.assert_allclose(resumed.history_[:, "train_loss"], losses, rtol=1e-6)
+    np.testing.assert_allclose(resumed.transform(X), straight.transform(X), rtol=1e-5, atol=1e-6)
+
+
+def test_detector_with_its_autoencoder_roundtrips(X, tmp_path, no_pickle):
+    detector = AEOutlierDetector(AutoEncoderTransformer(**FAST), random_state=0).fit(X)
+    loaded = roundtrip(detector, tmp_path)
+    np.testing.assert_array_equal(loaded.score_samples(X), detector.score_samples(X))
+    np.testing.assert_array_equal(loaded.predict(X), detector.predict(X))
+    assert loaded.offset_ == detector.offset_
+
+
+def test_disentangled_on_sequences_roundtrips(tmp_path, no_pickle):
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 4)).astype(np.float32) for n in (20, 30, 25, 18)]
+    y = np.array(["a", "b", "a", "b"], dtype=object)
+    dae = DisentangledAutoEncoder(segment_length=8, **FAST).fit(X, y)
+    loaded = roundtrip(dae, tmp_path)
+    assert loaded.classes_.tolist() == ["a", "b"]
+    for a, b in zip(loaded.convert(X, "a"), dae.convert(X, "a")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_pipeline_with_scaler_pca_and_autoencoder(X, tmp_path, no_pickle):
+    pipe = make_pipeline(StandardScaler(), PCA(4), AutoEncoderTransformer(**FAST)).fit(X)
+    loaded = roundtrip(pipe, tmp_path)
+    np.testing.assert_array_equal(loaded.transform(X), pipe.transform(X))
+
+
+def test_feature_names_survive(X, tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    ae = AutoEncoderTransformer(**FAST).fit(frame)
+    loaded = roundtrip(ae, tmp_path)
+    assert loaded.feature_names_in_.tolist() == list(frame.columns)
+
+
+def test_unfitted_estimator_roundtrips(tmp_path):
+    loaded = roundtrip(VQTransformer(n_codes=4, hidden_layer_sizes=(8, 4)), tmp_path)
+    assert loaded.get_params()["hidden_layer_sizes"] == (8, 4)
+    assert not hasattr(loaded, "net_")
+
+
+class Payload:
+    def __reduce__(self):
+        return (exec, ("raise SystemExit('payload ran')",))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: AutoEncoderTransformer(callbacks=[("x", torch.nn.Identity())]), "callbacks"),
+        (lambda: DenoisingAutoEncoder(noise=lambda x, g: x), "noise"),
+        (lambda: AutoEncoderTransformer(random_state=np.random.RandomState(0)), "RandomState"),
+        (lambda: make_pipeline(FunctionTransformer(np.log1p)), "FunctionTransformer"),
+    ],
+)
+def test_what_cannot_be_saved_safely_is_refused(make, match, tmp_path):
+    with pytest.raises(TypeError, match=match):
+        skae.save(make(), tmp_path / "model.skae")
+
+
+def test_hostile_attribute_is_refused_at_save(X, tmp_path):
+    ae = AutoEncoderTransformer(**FAST).fit(X)
+    ae.extra = Payload()
+    with pytest.raises(TypeError, match=r"AutoEncoderTransformer\.extra is a Payload"):
+        skae.save(ae, tmp_path / "model.skae")
+
+
+def rewrite(path, edit_manifest=None, replace=None):
+    """Copy the archive at ``path`` with its manifest or a member changed."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(members["skae.json"])
+    if edit_manifest is not None:
+        edit_manifest(manifest)
+    members["skae.json"] = json.dumps(manifest).encode()
+    members.update(replace or {})
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+@pytest.fixture
+def saved(X, tmp_path):
+    path = tmp_path / "model.skae"
+    skae.save(AutoEncoderTransformer(**FAST).fit(X), path)
+    return path
+
+
+def test_tampered_class_name_is_refused_and_runs_nothing(saved, no_pickle):
+    def to_os_system(manifest):
+        manifest["object"]["__estimator__"] = "os.system"
+
+    rewrite(saved, to_os_system)
+    with pytest.raises(ModelFileError, match="not allowed: 'os.system'"):
+        skae.load(saved)
+
+
+def test_pickle_payload_in_an_array_member_is_refused(saved, no_pickle):
+    payload = pickle.dumps(Payload())
+    with zipfile.ZipFile(saved) as archive:
+        name = next(n for n in archive.namelist() if n.startswith("arrays/"))
+    rewrite(saved, replace={name: payload})
+    with pytest.raises(ModelFileError, match="does not match its digest"):
+        skae.load(saved)
+
+
+def test_object_array_with_matching_digest_is_refused(saved, no_pickle, tmp_path):
+    import hashlib
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.array([Payload()], dtype=object), allow_pickle=True)
+    data = buffer.getvalue()
+    with zipfile.ZipFile(saved) as archive:
+        name = next(n for n in archive.namelist() if n.startswith("arrays/"))
+
+    def redigest(manifest):
+        manifest["sha256"][name] = hashlib.sha256(data).hexdigest()
+
+    rewrite(saved, redigest, replace={name: data})
+    with pytest.raises(ModelFileError, match="cannot be read without pickle"):
+        skae.load(saved)
+
+
+def test_truncated_and_foreign_files_are_refused(saved, tmp_path):
+    data = saved.read_bytes()
+    truncated = tmp_path / "truncated.skae"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="not a readable skae model file"):
+        skae.load(truncated)
+    foreign = tmp_path / "model.pkl"
+    foreign.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(ModelFileError):
+        skae.load(foreign)
+
+
+def test_newer_format_version_is_refused(saved):
+    rewrite(saved, lambda manifest: manifest.update(format_version=99))
+    with pytest.raises(ModelFileError, match="format version 99"):
+        skae.load(saved)
+
+
+def test_manifest_records_versions(saved):
+    with zipfile.ZipFile(saved) as archive:
+        manifest = json.loads(archive.read("skae.json"))
+    assert manifest["versions"]["skae"] == skae.__version__
+    assert manifest["versions"]["torch"] == torch.__version__
+
+
+def test_loads_on_cpu_whatever_device_wrote_it(saved, no_pickle):
+    def from_cuda(manifest):
+        manifest["object"]["net"]["device"] = "cuda:3"
+
+    rewrite(saved, from_cuda)
+    loaded = skae.load(saved)
+    assert loaded.device_ == torch.device("cpu") or torch.cuda.is_available()
