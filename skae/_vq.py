@@ -282,8 +282,9 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     def _encode(self, X):
         return self._infer(self.net_.module_.codes, X)
 
-    def _decode(self, codes):
-        return self._infer(self.net_.module_.decode_codes, codes)
+    def _decode(self, Z):
+        # Z: integer codes, (n_samples, n_codebooks).
+        return self._infer(self.net_.module_.decode_codes, Z)
 
     def transform(self, X):
         """Encode ``X`` into one code per codebook.
@@ -318,10 +319,10 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         check_is_fitted(self)
         return self._decode(self._check_codes(X))
 
-    def _check_codes(self, codes):
+    def _check_codes(self, Z):
         # The fitted sizes: n_codebooks and n_codes may have been set since.
         n_codebooks, n_codes = self.net_.module_.quantizer.codebooks.shape[:2]
-        return check_codes(codes, n_codebooks, n_codes, type(self).__name__)
+        return check_codes(Z, n_codebooks, n_codes, type(self).__name__)
 
     def predict(self, X):
         """Code of the first codebook, as a cluster label.

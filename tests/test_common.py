@@ -1,5 +1,6 @@
 """scikit-learn's own estimator checks on every public estimator."""
 
+import inspect
 import warnings
 
 import pytest
@@ -58,3 +59,17 @@ def test_sklearn_compatible(estimator, check):
         # max_epochs=5 is deliberately short; the warning is tested elsewhere.
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: type(est).__name__)
+def test_no_method_overrides_a_base_method_with_another_signature(estimator):
+    """A class either keeps a base method's signature or does not inherit it."""
+    cls = type(estimator)
+    for klass in cls.__mro__[:-1]:
+        for name, member in vars(klass).items():
+            if not callable(member) or name.startswith("__"):
+                continue
+            base = next((b for b in klass.__mro__[1:] if callable(vars(b).get(name))), None)
+            if base is not None:
+                own, inherited = inspect.signature(member), inspect.signature(vars(base)[name])
+                assert own == inherited, f"{klass.__name__}.{name}{own} vs {base.__name__}{inherited}"
