@@ -322,7 +322,9 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples,)
             Minus the (standardized, with ``error="standardized"``)
-            reconstruction error of each row.
+            reconstruction error of each row; ``-inf`` for a row the network
+            cannot rebuild (its values overflow float32 arithmetic inside the
+            network), which is therefore always an outlier.
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
