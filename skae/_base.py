@@ -29,7 +29,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback, EarlyStopping
 
-from ._choices import LOSSES, OPTIMIZERS, fused_adam_works, resolve_device
+from ._choices import LOSSES, OPTIMIZERS, optimizer_options, resolve_device
 from ._data import TensorData, apply_batched, as_tensor, subsample
 from ._modules import ACTIVATIONS
 from ._net import ReconstructionNet, TrainingInterruptedWarning
@@ -160,7 +160,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if keep:
             net = self.net_
             device = torch.device(net.device)
-            self._update_optimizer(net, device)
+            optimizer, options = optimizer_options(self.optimizer, self.weight_decay, device)
+            net.set_optimizer(optimizer, options, self.lr)
+            net.batch_size = self.batch_size
         else:
             device = resolve_device(self.device)
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -251,23 +253,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"got {item!r}."
                 )
 
-    def _optimizer(self, device):
-        """The optimizer class and its ``optimizer__*`` options for ``device``."""
-        optimizer = self.optimizer
-        options = {}
-        if isinstance(optimizer, str):
-            optimizer = OPTIMIZERS[optimizer]
-            if optimizer in (torch.optim.Adam, torch.optim.AdamW) and fused_adam_works(device):
-                # One kernel for all parameters: ~25% faster steps for small MLPs.
-                options["optimizer__fused"] = True
-        # Only optimizers that take weight decay are given it (LBFGS is not).
-        if self.weight_decay:
-            options["optimizer__weight_decay"] = self.weight_decay
-        return optimizer, options
-
     def _make_net(self, n_features, device, seed):
         """A new, initialised engine with a new module for rows of ``n_features``."""
-        optimizer, options = self._optimizer(device)
+        optimizer, options = optimizer_options(self.optimizer, self.weight_decay, device)
         net = ReconstructionNet(
             module=self._build_module(n_features).to(device),
             criterion=LOSSES[self.loss],
@@ -284,26 +272,6 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         net.initialize()
         return net
-
-    def _update_optimizer(self, net, device):
-        """Apply ``optimizer``, ``lr`` and ``weight_decay`` set since the net was made.
-
-        A new learning rate keeps the optimizer's state; another optimizer or
-        other options start a fresh one.
-        """
-        optimizer, options = self._optimizer(device)
-        current = {k: v for k, v in vars(net).items() if k.startswith("optimizer__")}
-        if optimizer is not net.optimizer or options != current:
-            for key in current:
-                delattr(net, key)
-            net.optimizer = optimizer
-            for key, value in options.items():
-                setattr(net, key, value)
-            net.lr = self.lr
-            net.initialize_optimizer()
-        elif net.lr != self.lr:
-            net.set_params(lr=self.lr)
-        net.batch_size = self.batch_size
 
     def _configure_callbacks(self, net, partial):
         """Install early stopping and the user's callbacks; return the stopper."""

@@ -124,6 +124,24 @@ class ReconstructionNet(NeuralNet):
         self.notify("on_train_end", X=X, y=y)
         return self
 
+    def set_optimizer(self, optimizer, options, lr):
+        """Use ``optimizer`` with ``options`` (``optimizer__*``) and ``lr`` from now on.
+
+        A new learning rate alone keeps the optimizer's state (e.g. Adam's
+        moments); another optimizer class or other options start a fresh one.
+        """
+        current = {k: v for k, v in vars(self).items() if k.startswith("optimizer__")}
+        if optimizer is not self.optimizer or options != current:
+            for key in current:
+                delattr(self, key)
+            self.optimizer = optimizer
+            for key, value in options.items():
+                setattr(self, key, value)
+            self.lr = lr
+            self.initialize_optimizer()
+        elif self.lr != lr:
+            self.set_params(lr=lr)
+
     def _stopped_early(self):
         return any(
             isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience

@@ -144,13 +144,10 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     Notes
     -----
     With one codebook the model is a clustering whose partition is learned
-    through the encoder; KMeans(K) is the reference for its error. In
-    ``benchmarks/bench_vq.py`` a single codebook rebuilt held-out rows about
-    5-15% worse than ``KMeans(K, n_init=10)`` (worse on heavy-tailed data,
-    where k-means gives small far groups codes of their own), and four
-    residual codebooks well below it and below PCA at the same number of bits.
-    Training converges slowly on small data sets (few steps per epoch):
-    raise ``max_epochs`` there.
+    through the encoder; KMeans(K) is the reference for its error (measured
+    against it, and against PCA at the same number of bits, in
+    ``benchmarks/results/vq.md``). Training converges slowly on small data
+    sets (few steps per epoch): raise ``max_epochs`` there.
 
     See Also
     --------
