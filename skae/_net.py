@@ -158,14 +158,32 @@ class ReconstructionNet(NeuralNet):
             "module": {k: v.clone() for k, v in self.module_.state_dict().items()},
             "optimizer": copy.deepcopy(self.optimizer_.state_dict()),
             "optimizer_object": self.optimizer_,
+            "settings": self._training_settings(),
             "n_epochs": len(self.history),
             "generator": None if self.generator is None else self.generator.get_state(),
         }
 
+    def _training_settings(self):
+        return {
+            k: v
+            for k, v in vars(self).items()
+            if k.startswith("optimizer__") or k in ("optimizer", "lr", "batch_size")
+        }
+
     def restore(self, snapshot):
         """Put the net back as it was when ``snapshot`` was taken."""
+        settings = snapshot["settings"]
+        for key in self._training_settings():
+            # Only options added since; deleting "optimizer" itself would
+            # unregister the optimizer from skorch.
+            if key not in settings:
+                delattr(self, key)
+        for key, value in settings.items():
+            setattr(self, key, value)
         self.module_.load_state_dict(snapshot["module"])
-        self.optimizer_ = snapshot["optimizer_object"]
+        if self.optimizer_ is not snapshot["optimizer_object"]:
+            with self._current_init_context("optimizer"):
+                self.optimizer_ = snapshot["optimizer_object"]
         self.optimizer_.load_state_dict(snapshot["optimizer"])
         del self.history[snapshot["n_epochs"] :]
         if snapshot["generator"] is not None:

@@ -263,3 +263,14 @@ def test_per_feature_must_be_a_bool(X):
     detector = AEOutlierDetector(ae).fit(X)
     with pytest.raises(TypeError, match="per_feature"):
         detector.reconstruction_error(X, per_feature="yes")
+
+
+def test_failed_warm_fit_with_a_new_optimizer_keeps_the_old_one(X):
+    ae = AutoEncoderTransformer(warm_start=True, **FAST).fit(X)
+    adam = ae.net_.optimizer_
+    with pytest.raises(TrainingDivergedError):
+        ae.set_params(optimizer="sgd", lr=1e6).fit(X * 1e3)
+    assert ae.net_.optimizer_ is adam and ae.net_.optimizer is torch.optim.Adam
+    assert ae.net_.lr == 1e-3
+    ae.set_params(optimizer="adam", lr=1e-3).fit(X)  # same settings: the Adam state goes on
+    assert ae.net_.optimizer_ is adam
