@@ -28,8 +28,10 @@ from threadpoolctl import threadpool_limits
 #: This folder, and the one the scripts write their reports to.
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
-#: The ODDS datasets, in the shared data folder beside the checkout.
+#: The ODDS datasets, in the shared data folder beside the checkout; 14 more
+#: ADBench sets (wider, to confirm defaults) in ``odds-more``.
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "odds"
+MORE_DATA_DIR = DATA_DIR.parent / "odds-more"
 
 
 # -- running -----------------------------------------------------------------------
@@ -95,13 +97,15 @@ def require_data_dir():
         data_error(f"the ODDS data folder {DATA_DIR} does not exist")
 
 
-def load_odds(file):
+def load_odds(file, folder=DATA_DIR):
     """Load one ODDS dataset.
 
     Parameters
     ----------
     file : str
-        Name of its ``.npz`` file in :data:`DATA_DIR`, e.g. ``"6_cardio.npz"``.
+        Name of its ``.npz`` file in ``folder``, e.g. ``"6_cardio.npz"``.
+    folder : Path, default=DATA_DIR
+        :data:`DATA_DIR` or :data:`MORE_DATA_DIR`.
 
     Returns
     -------
@@ -109,21 +113,23 @@ def load_odds(file):
     y : ndarray of shape (n_samples,), int
         1 for anomalies, 0 for normal rows.
     """
-    path = DATA_DIR / file
+    path = folder / file
     if not path.is_file():
         data_error(f"ODDS dataset {path} not found")
     with np.load(path) as data:
         return data["X"].astype(np.float64), data["y"].astype(int)
 
 
-def load_odds_sets(names=None):
-    """Load every ODDS dataset of :data:`DATA_DIR`, or the named ones.
+def load_odds_sets(names=None, folder=DATA_DIR):
+    """Load every ODDS dataset of ``folder``, or the named ones.
 
     Parameters
     ----------
     names : collection of str, optional
         Dataset names, the file name without its number and suffix
         (``"cardio"`` for ``6_cardio.npz``); default all.
+    folder : Path, default=DATA_DIR
+        :data:`DATA_DIR` or :data:`MORE_DATA_DIR`.
 
     Returns
     -------
@@ -132,14 +138,14 @@ def load_odds_sets(names=None):
         regardless of case.
     """
     require_data_dir()
-    files = sorted(DATA_DIR.glob("*.npz"))
+    files = sorted(folder.glob("*.npz"))
     if not files:
-        data_error(f"no ODDS datasets (*.npz) found in {DATA_DIR}")
+        data_error(f"no ODDS datasets (*.npz) found in {folder}")
     datasets = {}
     for path in files:
         name = path.stem.split("_", 1)[-1]
         if not names or name in names:
-            datasets[name] = load_odds(path.name)
+            datasets[name] = load_odds(path.name, folder)
     return dict(sorted(datasets.items(), key=lambda item: item[0].lower()))
 
 
