@@ -161,7 +161,8 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
 
         - ``"gaussian"``: add ``N(0, (noise_level * std_j)^2)`` to feature
           ``j``, with ``std_j`` the feature's standard deviation in the
-          training rows.
+          training rows; a feature constant in training gets the mean
+          deviation of the others, so noise there is learned to be ignored.
         - ``"masking"``: set each entry, with probability ``noise_level``, to
           its feature's training mean. The mean rather than zero: it is
           "no information" whatever the scaling, whereas zero is a value
@@ -349,7 +350,12 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
             )
         if self.noise == "gaussian":
             std, _ = torch.std_mean(X, dim=0, correction=0)
-            return GaussianNoise(self.noise_level, std)
+            # A feature constant in training would get no noise, and the
+            # network would never learn to ignore noise there: give it the
+            # typical spread of the other features.
+            varying = std > 0
+            typical = std[varying].mean() if varying.any() else torch.ones((), dtype=std.dtype)
+            return GaussianNoise(self.noise_level, torch.where(varying, std, typical))
         if self.noise == "masking":
             return MaskingNoise(self.noise_level, X.mean(dim=0))
         return SwapNoise(self.noise_level)

@@ -123,6 +123,15 @@ def test_gaussian_noise_scale_is_level_times_feature_std(X_small, noise_level):
     np.testing.assert_allclose(noise.mean(axis=0), 0, atol=0.05)
 
 
+def test_gaussian_noise_reaches_features_constant_in_training(X_small):
+    X = np.hstack([X_small, np.zeros((len(X_small), 1), np.float32)])
+    dae = DenoisingAutoEncoder(noise="gaussian", noise_level=0.5, **FAST).fit(X)
+    x, x_tilde = _corrupt(dae, np.tile(X, (200, 1)))
+    noise = (x_tilde - x).numpy()
+    typical = X_small.std(axis=0).mean()
+    np.testing.assert_allclose(noise[:, -1].std(), 0.5 * typical, rtol=0.05)
+
+
 @pytest.mark.parametrize("noise", ["masking", "swap"])
 @pytest.mark.parametrize("noise_level", [0.1, 0.5])
 def test_masking_and_swap_corrupt_the_requested_fraction(noise, noise_level):
