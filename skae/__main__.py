@@ -1,3 +1,3 @@
-from ._demo import main
+from ._cli import main
 
 main()

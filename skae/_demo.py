@@ -1,6 +1,5 @@
-"""``python -m skae demo``: an autoencoder against PCA on scikit-learn's digits."""
+"""``skae demo``: an autoencoder against PCA on scikit-learn's digits."""
 
-import argparse
 import time
 from pathlib import Path
 
@@ -84,14 +83,3 @@ def _plot(X_test, pca_rec, ae_rec, out_dir, n_images=10):
     plt.close(fig)
     print(f"figure: {path}")
     return path
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m skae", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="autoencoder against PCA on digits")
-    demo.add_argument("--n-components", type=int, default=8)
-    demo.add_argument("--out", default="demo_output", help="folder for the figure")
-    demo.add_argument("--random-state", type=int, default=0)
-    args = parser.parse_args(argv)
-    run_demo(args.n_components, args.out, args.random_state)
