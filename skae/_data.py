@@ -200,7 +200,7 @@ def apply_batched(fn, X, device, batch_size=None, *, cond=None, check_finite=Fal
             for i in range(len(X))
         ]
         if check_finite and not all(np.isfinite(o).all() for o in out):
-            _raise_not_finite(sum(not np.isfinite(o).all() for o in out), len(out))
+            raise_not_finite(sum(not np.isfinite(o).all() for o in out), len(out))
         return out
     if batch_size is None:
         batch_size = inference_batch_size(device)
@@ -221,11 +221,11 @@ def apply_batched(fn, X, device, batch_size=None, *, cond=None, check_finite=Fal
     out = out.numpy()
     if not finite:
         rows = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
-        _raise_not_finite(int(rows.sum()), len(out))
+        raise_not_finite(int(rows.sum()), len(out))
     return out
 
 
-def _raise_not_finite(n_bad, n):
+def raise_not_finite(n_bad, n):
     raise ValueError(
         f"The network's output is not finite for {n_bad} of {n} rows: their values are "
         "too large for float32 arithmetic. Scale the input (e.g. StandardScaler) the "

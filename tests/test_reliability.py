@@ -274,3 +274,10 @@ def test_failed_warm_fit_with_a_new_optimizer_keeps_the_old_one(X):
     assert ae.net_.lr == 1e-3
     ae.set_params(optimizer="adam", lr=1e-3).fit(X)  # same settings: the Adam state goes on
     assert ae.net_.optimizer_ is adam
+
+
+def test_vq_codes_of_overflowing_rows_are_an_error_not_code_0(X):
+    vq = VQTransformer(n_codes=8, **FAST).fit(X)
+    with pytest.raises(ValueError, match="not finite"):
+        vq.transform(np.full((2, 6), 3e38, dtype=np.float32))
+    np.testing.assert_array_equal(vq.transform(X), vq.predict(X)[:, None])
