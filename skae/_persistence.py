@@ -30,7 +30,7 @@ import torch
 from sklearn.base import BaseEstimator
 from skorch.history import History
 
-from ._choices import loadable_device
+from ._choices import loadable_device, resolve_device
 
 FORMAT = "skae-model"
 FORMAT_VERSION = 1
@@ -301,8 +301,9 @@ def load(path, device=None):
     path : str or path-like
         A file written by :func:`save`.
     device : str, torch.device or None, default=None
-        Where to put the networks. None keeps the device that saved them when
-        this machine has it, else uses the CPU.
+        Where to put the networks (``"auto"``, ``"cpu"``, ``"cuda"``, ...).
+        None keeps the device that saved them when this machine has it, else
+        uses the CPU.
 
     Returns
     -------
@@ -335,7 +336,7 @@ def load(path, device=None):
                     f"{path} has format version {manifest.get('format_version')!r}; this skae "
                     f"reads version {FORMAT_VERSION}."
                 )
-            device = None if device is None else str(device)
+            device = None if device is None else str(resolve_device(device))
             reader = _Reader(archive, manifest.get("sha256", {}), device)
             return reader.decode(manifest["object"])
     except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, EOFError) as exc:

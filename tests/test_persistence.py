@@ -240,3 +240,11 @@ def test_loads_on_cpu_whatever_device_wrote_it(saved, no_pickle):
     rewrite(saved, from_cuda)
     loaded = skae.load(saved)
     assert loaded.device_ == torch.device("cpu") or torch.cuda.is_available()
+
+
+def test_explicit_device_is_checked(saved):
+    loaded = skae.load(saved, device="cpu")
+    assert loaded.device_ == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            skae.load(saved, device="cuda")
