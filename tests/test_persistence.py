@@ -38,9 +38,13 @@ def no_pickle(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("pickle was used")
 
+    class RefusingUnpickler(pickle.Unpickler):
+        # A class, not a function: modules imported meanwhile may subclass it.
+        load = refuse
+
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "load", refuse)
-    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", RefusingUnpickler)
     monkeypatch.setattr(torch, "load", refuse)
 
 
