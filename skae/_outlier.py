@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._autoencoder import AutoEncoderTransformer
 from ._base import check_flag
 from ._net import TrainingInterruptedWarning
+from ._outlier_scores import OutlierScoresMixin
 
 #: Tukey's fence of ``contamination="auto"``: a row is an outlier when its
 #: anomaly score is more than this many interquartile ranges above the third
@@ -44,7 +45,7 @@ def _tukey_threshold(scores):
     return float(q3 + AUTO_IQR_FACTOR * (q3 - q1))
 
 
-class AEOutlierDetector(OutlierMixin, BaseEstimator):
+class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     """Unsupervised outlier detection with the reconstruction error of an autoencoder.
 
     An autoencoder is trained to reconstruct the (mostly normal) training rows;
@@ -125,6 +126,12 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
         The same cut on the scale of the anomaly score (``-offset_``): rows
         whose standardized (or plain) reconstruction error exceeds it are
         outliers.
+    decision_scores_ : ndarray of shape (n_samples,)
+        Anomaly scores of the training rows (higher is more abnormal), as
+        PyOD's detectors keep them; ``labels_`` marks those above
+        ``threshold_`` with 1. With them, :meth:`predict_proba` and
+        :meth:`predict_confidence` work as PyOD's do, for tools written for
+        PyOD (threshold libraries, model combination).
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -244,6 +251,7 @@ class AEOutlierDetector(OutlierMixin, BaseEstimator):
         else:
             self.threshold_ = float(np.quantile(scores, 1.0 - self.contamination))
         self.offset_ = -self.threshold_
+        self.decision_scores_ = scores
 
     def _fit_estimator(self, estimator, X, keep=slice(None)):
         """Fit ``estimator`` on the rows ``X[keep]``; set ``estimator_`` and
