@@ -37,6 +37,10 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
             default="adam"
         The optimizer.
+    optimizer_kwargs : dict or None, default=None
+        Further arguments of the optimizer, e.g. ``{"momentum": 0.9}`` for
+        SGD or ``{"betas": (0.9, 0.99)}`` for Adam; ``lr`` and
+        ``weight_decay`` are parameters of their own.
     lr : float, default=1e-3
         Learning rate.
     weight_decay : float, default=0.0

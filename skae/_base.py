@@ -71,6 +71,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "batch_norm": ["boolean"],
         "loss": [StrOptions(set(LOSSES))],
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "optimizer_kwargs": [dict, None],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -96,6 +97,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         batch_norm=False,
         loss="mse",
         optimizer="adam",
+        optimizer_kwargs=None,
         lr=1e-3,
         weight_decay=0.0,
         batch_size=256,
@@ -117,6 +119,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.batch_norm = batch_norm
         self.loss = loss
         self.optimizer = optimizer
+        self.optimizer_kwargs = optimizer_kwargs
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -160,7 +163,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if keep:
             net = self.net_
             device = torch.device(net.device)
-            optimizer, options = optimizer_options(self.optimizer, self.weight_decay, device)
+            optimizer, options = optimizer_options(
+                self.optimizer, self.optimizer_kwargs, self.weight_decay, device
+            )
             net.set_optimizer(optimizer, options, self.lr)
             net.batch_size = self.batch_size
         else:
@@ -255,7 +260,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _make_net(self, n_features, device, seed):
         """A new, initialised engine with a new module for rows of ``n_features``."""
-        optimizer, options = optimizer_options(self.optimizer, self.weight_decay, device)
+        optimizer, options = optimizer_options(
+            self.optimizer, self.optimizer_kwargs, self.weight_decay, device
+        )
         net = ReconstructionNet(
             module=self._build_module(n_features).to(device),
             criterion=LOSSES[self.loss],

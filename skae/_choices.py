@@ -5,6 +5,7 @@ accept. Nothing here knows about estimators.
 """
 
 import functools
+import inspect
 
 import torch
 
@@ -97,13 +98,20 @@ def fused_adam_works(device):
     return True
 
 
-def optimizer_options(optimizer, weight_decay, device):
+def optimizer_options(optimizer, kwargs, weight_decay, device):
     """The optimizer class that ``optimizer`` names and its ``optimizer__*`` options.
 
-    Adam and AdamW named by string get the fused kernel where this torch
-    build has one for ``device`` (one kernel for all parameters: ~25% faster
-    steps for small MLPs). Weight decay is passed only when set, so that
-    optimizers without it (LBFGS) work.
+    ``kwargs`` (``optimizer_kwargs``) are passed on as they are. Adam and
+    AdamW named by string get the fused kernel where this torch build has one
+    for ``device`` (one kernel for all parameters: ~25% faster steps for
+    small MLPs). Weight decay is passed only when set, so that optimizers
+    without it (LBFGS) work.
+
+    Raises
+    ------
+    ValueError
+        If ``kwargs`` names ``lr``, ``weight_decay`` or ``params``, which have
+        parameters of their own, or is not an argument of the optimizer.
     """
     options = {}
     if isinstance(optimizer, str):
@@ -112,4 +120,20 @@ def optimizer_options(optimizer, weight_decay, device):
             options["optimizer__fused"] = True
     if weight_decay:
         options["optimizer__weight_decay"] = weight_decay
+    kwargs = dict(kwargs or {})
+    taken = sorted(set(kwargs) & {"lr", "weight_decay", "params"})
+    if taken:
+        raise ValueError(
+            f"optimizer_kwargs may not set {taken}: use the lr and weight_decay parameters."
+        )
+    accepted = inspect.signature(optimizer).parameters
+    unknown = sorted(k for k in kwargs if k not in accepted)
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        raise ValueError(
+            f"optimizer_kwargs {unknown} are not arguments of {optimizer.__name__}; "
+            f"it takes {sorted(k for k in accepted if k not in ('params', 'lr'))}."
+        )
+    if "fused" in kwargs or "foreach" in kwargs:
+        options.pop("optimizer__fused", None)
+    options.update({f"optimizer__{k}": v for k, v in kwargs.items()})
     return optimizer, options

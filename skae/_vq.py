@@ -79,6 +79,10 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
             default="adam"
         The optimizer.
+    optimizer_kwargs : dict or None, default=None
+        Further arguments of the optimizer, e.g. ``{"momentum": 0.9}`` for
+        SGD or ``{"betas": (0.9, 0.99)}`` for Adam; ``lr`` and
+        ``weight_decay`` are parameters of their own.
     lr : float, default=1e-3
         Learning rate.
     weight_decay : float, default=0.0
@@ -205,6 +209,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         batch_norm=False,
         loss="mse",
         optimizer="adam",
+        optimizer_kwargs=None,
         lr=1e-3,
         weight_decay=0.0,
         batch_size=256,
@@ -227,6 +232,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
             batch_norm=batch_norm,
             loss=loss,
             optimizer=optimizer,
+            optimizer_kwargs=optimizer_kwargs,
             lr=lr,
             weight_decay=weight_decay,
             batch_size=batch_size,

@@ -281,3 +281,32 @@ def test_vq_codes_of_overflowing_rows_are_an_error_not_code_0(X):
     with pytest.raises(ValueError, match="not finite"):
         vq.transform(np.full((2, 6), 3e38, dtype=np.float32))
     np.testing.assert_array_equal(vq.transform(X), vq.predict(X)[:, None])
+
+
+def test_optimizer_kwargs_reach_the_optimizer(X, tmp_path):
+    import skae
+
+    ae = AutoEncoderTransformer(optimizer="sgd", optimizer_kwargs={"momentum": 0.9}, **FAST).fit(X)
+    group = ae.net_.optimizer_.param_groups[0]
+    assert group["momentum"] == 0.9
+    adam = AutoEncoderTransformer(optimizer_kwargs={"betas": (0.8, 0.9)}, **FAST).fit(X)
+    assert tuple(adam.net_.optimizer_.param_groups[0]["betas"]) == (0.8, 0.9)
+    loaded = skae.load(skae.save(adam, tmp_path / "m.skae") or tmp_path / "m.skae")
+    assert loaded.get_params()["optimizer_kwargs"] == {"betas": (0.8, 0.9)}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"lr": 0.1}, "may not set \\['lr'\\]"), ({"momentom": 0.9}, "not arguments of SGD")],
+)
+def test_bad_optimizer_kwargs_are_named(X, kwargs, match):
+    ae = AutoEncoderTransformer(optimizer="sgd", optimizer_kwargs=kwargs, **FAST)
+    with pytest.raises(ValueError, match=match):
+        ae.fit(X)
+    assert not hasattr(ae, "n_features_in_")
+
+
+def test_warm_start_applies_new_optimizer_kwargs(X):
+    ae = AutoEncoderTransformer(optimizer="sgd", warm_start=True, **FAST).fit(X)
+    ae.set_params(optimizer_kwargs={"momentum": 0.5}).fit(X)
+    assert ae.net_.optimizer_.param_groups[0]["momentum"] == 0.5
