@@ -27,12 +27,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import EarlyStopping
 
 from ._choices import LOSSES, OPTIMIZERS, optimizer_options, resolve_device
 from ._data import TensorData, apply_batched, as_tensor, subsample
 from ._modules import ACTIVATIONS
 from ._net import ReconstructionNet, TrainingInterruptedWarning
+from ._validation import check_training_setup
 
 #: Training codes kept to fit the latent density used by ``sample``.
 _MAX_KEPT_CODES = 10_000
@@ -40,18 +41,6 @@ _MAX_KEPT_CODES = 10_000
 
 def _silent(*args, **kwargs):
     """Sink that prints nothing (a module-level function, so nets pickle)."""
-
-
-def check_n_samples(n_samples):
-    """Raise a ValueError unless ``n_samples`` (of ``sample``) is a positive int."""
-    if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-
-
-def check_flag(value, name):
-    """Raise a TypeError unless ``value`` is a bool (``per_feature``, ...)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
 
 
 class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -134,6 +123,49 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.random_state = random_state
         self.verbose = verbose
 
+    def set_params(self, **params):
+        """Set parameters; ``callbacks__<name>__<param>`` reaches a callback.
+
+        As scikit-learn's ``set_params``, and in skorch's style a parameter of
+        one of ``callbacks`` is set by the callback's name: the name of a
+        ``(name, callback)`` pair, or the class name of an unnamed callback,
+        e.g. ``set_params(callbacks__lr__step_size=5)``, so that
+        ``GridSearchCV`` can tune it.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        routed = {key: params.pop(key) for key in list(params) if key.startswith("callbacks__")}
+        super().set_params(**params)
+        for key, value in routed.items():
+            name, _, param = key[len("callbacks__") :].partition("__")
+            named = {
+                item[0] if isinstance(item, tuple) else type(item).__name__: item
+                for item in self.callbacks or []
+            }
+            if name not in named or not param:
+                raise ValueError(
+                    f"{key!r} names no callback parameter: give callbacks__<name>__<param> "
+                    f"with a name among {sorted(named)}."
+                )
+            callback = named[name][1] if isinstance(named[name], tuple) else named[name]
+            try:
+                callback.set_params(**{param: value})
+            except ValueError:
+                # LRScheduler keeps its policy's arguments as attributes that
+                # its set_params does not know.
+                if not hasattr(callback, param):
+                    raise
+                setattr(callback, param, value)
+        return self
+
     # -- fitting ------------------------------------------------------------
     def _fit(self, X, y=None, *, partial):
         """Train on ``X`` (and ``y``); the work of ``fit`` and ``partial_fit``.
@@ -159,7 +191,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _train(self, X, y, *, partial, keep):
         X, cond = self._check_fit_data(X, y, reset=not keep)
-        self._check_training_setup(X, partial)
+        check_training_setup(self, X, partial)
         if keep:
             net = self.net_
             device = torch.device(net.device)
@@ -216,47 +248,6 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     @staticmethod
     def _rng_devices(device):
         return [device.index or 0] if device.type == "cuda" else []
-
-    def _check_training_setup(self, X, partial):
-        """Raise a clear error for parameters that cannot train on ``X``."""
-        sizes = self.hidden_layer_sizes
-        try:
-            ok = all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes)
-        except TypeError:
-            ok = False
-        if not ok or isinstance(sizes, str):
-            raise ValueError(
-                "hidden_layer_sizes must be a sequence of positive integers, "
-                f"got {sizes!r}."
-            )
-        if self.loss == "bce" and (X.min() < 0 or X.max() > 1):
-            raise ValueError(
-                "loss='bce' needs data in [0, 1]; scale it first, e.g. with "
-                "MinMaxScaler, or use loss='mse'."
-            )
-        holds_out = self.early_stopping and not partial
-        if holds_out and len(X) < 2:
-            raise ValueError(
-                f"early_stopping=True holds out validation rows and needs at least 2 "
-                f"training rows, got {len(X)}."
-            )
-        n_valid = min(max(1, int(round(self.validation_fraction * len(X)))), len(X) - 1)
-        n_train = len(X) - n_valid if holds_out else len(X)
-        if self.batch_norm and (self.batch_size < 2 or n_train < 2):
-            raise ValueError(
-                "batch_norm=True needs at least 2 rows per training batch; got "
-                f"batch_size={self.batch_size} and {n_train} training rows."
-            )
-        for item in self.callbacks or []:
-            named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
-            callback = item[1] if named else item
-            if not isinstance(callback, Callback) and not (
-                isinstance(callback, type) and issubclass(callback, Callback)
-            ):
-                raise TypeError(
-                    "callbacks must be skorch callbacks or (name, callback) tuples, "
-                    f"got {item!r}."
-                )
 
     def _make_net(self, n_features, device, seed):
         """A new, initialised engine with a new module for rows of ``n_features``."""

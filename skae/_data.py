@@ -85,6 +85,11 @@ class TensorData(Dataset):
             return x, x
         return {"x": x, "cond": self.cond[index]}, x
 
+    def __array__(self, dtype=None, copy=None):
+        # Callbacks (e.g. a callable EpochScoring scorer) get a TensorData
+        # where the user gave an array: let numpy see its rows.
+        return np.asarray(self.X.detach().cpu().numpy(), dtype=dtype)
+
     def subset(self, index):
         """Return a :class:`TensorData` holding the rows in ``index``."""
         cond = None if self.cond is None else self.cond[index]

@@ -11,10 +11,10 @@ from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import check_flag, check_n_samples
 from ._choices import LOSSES, entry_losses
 from ._data import as_tensor, subsample
 from ._sequences import cut_windows, is_sequences
+from ._validation import check_flag, check_n_samples
 
 #: Training windows (or rows) of a new group that ``embed_group`` fits to.
 _MAX_EMBED_EXAMPLES = 2048

@@ -11,9 +11,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import AutoEncoderTransformer
-from ._base import check_flag
 from ._net import TrainingInterruptedWarning
 from ._outlier_scores import OutlierScoresMixin
+from ._validation import check_flag
 
 #: Tukey's fence of ``contamination="auto"``: a row is an outlier when its
 #: anomaly score is more than this many interquartile ranges above the third

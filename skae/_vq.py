@@ -7,11 +7,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _MAX_KEPT_CODES, BaseAutoEncoder, check_n_samples
+from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
 from ._codes import check_codes, check_latent, code_usage
 from ._data import subsample
 from ._quantizer import VQAutoEncoder
 from ._rows import RowTransformerMixin
+from ._validation import check_n_samples
 
 
 class VQTransformer(RowTransformerMixin, BaseAutoEncoder):

@@ -57,3 +57,35 @@ def test_divergence_in_validation_is_named():
     )
     with pytest.raises(TrainingDivergedError, match="validation loss became"):
         ae.fit(X)
+
+
+def test_callback_parameters_are_settable_by_name():
+    from skorch.callbacks import LRScheduler
+    from sklearn.model_selection import GridSearchCV
+
+    X = np.random.RandomState(0).normal(size=(60, 5)).astype(np.float32)
+    ae = AutoEncoderTransformer(
+        callbacks=[("lr", LRScheduler(policy="StepLR", step_size=5)), LRScheduler(policy="StepLR", step_size=4)],
+        **FAST,
+    )
+    ae.set_params(callbacks__lr__step_size=2, callbacks__LRScheduler__step_size=3, lr=0.01)
+    assert ae.callbacks[0][1].step_size == 2 and ae.callbacks[1].step_size == 3 and ae.lr == 0.01
+    with pytest.raises(ValueError, match="among \\['LRScheduler', 'lr'\\]"):
+        ae.set_params(callbacks__nope__step_size=1)
+    search = GridSearchCV(ae, {"callbacks__lr__step_size": [1, 2]}, cv=2).fit(X)
+    assert search.best_params_["callbacks__lr__step_size"] in (1, 2)
+
+
+def test_a_callable_scorer_sees_the_rows_as_an_array():
+    from skorch.callbacks import EpochScoring
+
+    X = np.random.RandomState(0).normal(size=(60, 5)).astype(np.float32)
+    seen = []
+
+    def mean_abs(net, X_seen, y=None):
+        seen.append(np.asarray(X_seen).shape)
+        return float(np.abs(np.asarray(X_seen)).mean())
+
+    ae = AutoEncoderTransformer(callbacks=[EpochScoring(mean_abs, on_train=True)], **FAST).fit(X)
+    assert seen[0] == (60, 5)
+    np.testing.assert_allclose(ae.history_[-1, "mean_abs"], np.abs(X).mean(), rtol=1e-5)

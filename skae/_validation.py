@@ -1,0 +1,67 @@
+"""Checks of parameters and arguments that scikit-learn's constraints cannot express.
+
+Each raises a ValueError or TypeError that names the problem, before any
+training or inference starts.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from skorch.callbacks import Callback
+
+
+def check_n_samples(n_samples):
+    """Raise a ValueError unless ``n_samples`` (of ``sample``) is a positive int."""
+    if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+
+
+def check_flag(value, name):
+    """Raise a TypeError unless ``value`` is a bool (``per_feature``, ...)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+
+
+def check_training_setup(estimator, X, partial):
+    """Raise a clear error for parameters of ``estimator`` that cannot train on ``X``.
+
+    ``partial`` is a ``partial_fit`` call (one epoch, no validation split).
+    """
+    sizes = estimator.hidden_layer_sizes
+    try:
+        ok = all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes)
+    except TypeError:
+        ok = False
+    if not ok or isinstance(sizes, str):
+        raise ValueError(
+            "hidden_layer_sizes must be a sequence of positive integers, "
+            f"got {sizes!r}."
+        )
+    if estimator.loss == "bce" and (X.min() < 0 or X.max() > 1):
+        raise ValueError(
+            "loss='bce' needs data in [0, 1]; scale it first, e.g. with "
+            "MinMaxScaler, or use loss='mse'."
+        )
+    holds_out = estimator.early_stopping and not partial
+    if holds_out and len(X) < 2:
+        raise ValueError(
+            f"early_stopping=True holds out validation rows and needs at least 2 "
+            f"training rows, got {len(X)}."
+        )
+    n_valid = min(max(1, int(round(estimator.validation_fraction * len(X)))), len(X) - 1)
+    n_train = len(X) - n_valid if holds_out else len(X)
+    if estimator.batch_norm and (estimator.batch_size < 2 or n_train < 2):
+        raise ValueError(
+            "batch_norm=True needs at least 2 rows per training batch; got "
+            f"batch_size={estimator.batch_size} and {n_train} training rows."
+        )
+    for item in estimator.callbacks or []:
+        named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+        callback = item[1] if named else item
+        if not isinstance(callback, Callback) and not (
+            isinstance(callback, type) and issubclass(callback, Callback)
+        ):
+            raise TypeError(
+                "callbacks must be skorch callbacks or (name, callback) tuples, "
+                f"got {item!r}."
+            )
