@@ -18,11 +18,13 @@ callbacks, history and device handling are kept.
 
 import copy
 import math
+import re
+import sys
 import warnings
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, PrintLog
 from skorch.dataset import unpack_data
 from skorch.exceptions import DeviceWarning
 
@@ -61,6 +63,22 @@ class DivergenceGuard(Callback):
                 f"{net.history[-1, 'epoch']}. Scale the input (e.g. StandardScaler), "
                 "lower `lr`, or use a robust `loss` such as 'huber'."
             )
+
+
+class EpochTable(PrintLog):
+    """skorch's per-epoch table, with colour only when printing to a terminal.
+
+    The ANSI codes that mark the best epochs garble logs, notebooks' saved
+    outputs and CI consoles.
+    """
+
+    _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        if isinstance(text, str) and not (self.sink is print and sys.stdout.isatty()):
+            text = self._ANSI.sub("", text)
+        return text
 
 
 class ReconstructionNet(NeuralNet):
@@ -102,7 +120,11 @@ class ReconstructionNet(NeuralNet):
 
     @property
     def _default_callbacks(self):
-        return [*super()._default_callbacks, ("divergence", DivergenceGuard())]
+        defaults = [
+            (name, EpochTable() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
+        return [*defaults, ("divergence", DivergenceGuard())]
 
     # -- training calls -----------------------------------------------------
     def partial_fit(self, X, y=None, classes=None, **fit_params):

@@ -89,3 +89,11 @@ def test_a_callable_scorer_sees_the_rows_as_an_array():
     ae = AutoEncoderTransformer(callbacks=[EpochScoring(mean_abs, on_train=True)], **FAST).fit(X)
     assert seen[0] == (60, 5)
     np.testing.assert_allclose(ae.history_[-1, "mean_abs"], np.abs(X).mean(), rtol=1e-5)
+
+
+def test_verbose_table_has_no_colour_codes_off_a_terminal(capsys):
+    X = np.random.RandomState(0).normal(size=(60, 5)).astype(np.float32)
+    AutoEncoderTransformer(verbose=1, **FAST).fit(X)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and out.count("\n") >= 3
+    assert "\x1b[" not in out
