@@ -298,6 +298,15 @@ def main():
         "| inference timed as best of 10 calls (measurement only) | - | 0.71 -> 0.82 |",
         "| CPU inference chunks of 4,096 rows instead of 16,384 (activations stay in L2) "
         "| - | 0.82 -> 0.94 |",
+        "| one home per mechanism (issue 10) and reliability (issue 12: a sum per "
+        "inference chunk to refuse non-finite outputs, 14 us per 4,096 x 32 chunk; a "
+        "state snapshot per warm or partial fit), measured 2026-11-27 on a noisy VM where "
+        "two identical bare forwards differed by up to 24% between runs: back-to-back "
+        "runs of the code before and after | 1.21 -> 1.21 | 0.91 -> 0.74 (earlier pair: "
+        "0.77 -> 0.75) |",
+        "| same, interleaved in one process with a bare forward, best of 80 calls of "
+        "`transform` on 100,000 x 64, three runs (before / after) | - | "
+        "0.822 / 0.798, 0.770 / 0.817, 25.71 / 25.68 ms |",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
