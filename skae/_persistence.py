@@ -76,7 +76,7 @@ def _allowed_class(name):
 
 def _optimizer_class(name):
     module, _, attr = name.rpartition(".")
-    if not module.startswith("torch.optim"):
+    if module != "torch.optim" and not module.startswith("torch.optim."):
         raise ModelFileError(f"The model file names an optimizer outside torch.optim: {name!r}.")
     cls = getattr(importlib.import_module(module), attr, None)
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
@@ -338,6 +338,13 @@ def load(path, device=None):
                 )
             device = None if device is None else str(resolve_device(device))
             reader = _Reader(archive, manifest.get("sha256", {}), device)
-            return reader.decode(manifest["object"])
+            try:
+                return reader.decode(manifest["object"])
+            except ModelFileError:
+                raise
+            except (TypeError, KeyError, IndexError, AttributeError, ValueError) as exc:
+                raise ModelFileError(
+                    f"{path} is malformed: {type(exc).__name__}: {exc}"
+                ) from None
     except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, EOFError) as exc:
         raise ModelFileError(f"{path} is not a readable skae model file: {exc}") from None

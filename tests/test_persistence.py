@@ -252,3 +252,20 @@ def test_explicit_device_is_checked(saved):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             skae.load(saved, device="cuda")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m["object"]["params"].update(n_components={"__scalar__": "x"}),
+        lambda m: m["object"]["params"].update(bogus=1),
+        lambda m: m["object"]["state"].update(n_iter_={"__optimizer__": "torch.optimx.Evil"}),
+        lambda m: m["object"].update(net={"device": "cpu"}),
+        lambda m: m.update(object={"__nothing__": 1}),
+    ],
+    ids=["scalar", "param", "optimizer", "net", "kind"],
+)
+def test_malformed_manifest_is_a_model_file_error(saved, edit):
+    rewrite(saved, edit)
+    with pytest.raises(ModelFileError):
+        skae.load(saved)
