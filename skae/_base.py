@@ -220,16 +220,21 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
             if cond is not None:
                 cond = torch.as_tensor(cond).to(device)
+            n_epochs_before = len(net.history)
             net.partial_fit(
                 TensorData(X_tensor, cond), epochs=1 if partial else self.max_epochs
             )
 
         self.net_ = net
         self.n_iter_ = len(net.history)
+        # What the net was built and last trained with, for skae.load.
+        self._trained_with = {
+            k: v for k, v in self.get_params(deep=False).items() if k != "callbacks"
+        }
         self._summarize_training(X)
-        self._warn_how_training_ended(net, stopper)
+        self._warn_how_training_ended(net, stopper, len(net.history) - n_epochs_before)
 
-    def _warn_how_training_ended(self, net, stopper):
+    def _warn_how_training_ended(self, net, stopper, n_epochs):
         name = type(self).__name__
         if net.interrupted_:
             warnings.warn(
@@ -238,7 +243,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "trained so far.",
                 TrainingInterruptedWarning,
             )
-        elif stopper is not None and stopper.misses_ < stopper.patience:
+        elif (
+            stopper is not None
+            and stopper.misses_ < stopper.patience
+            # Every epoch ran: a user's EarlyStopping did not stop it either.
+            and n_epochs >= self.max_epochs
+        ):
             warnings.warn(
                 f"{name} reached max_epochs={self.max_epochs} before the loss "
                 "stopped improving; increase max_epochs.",

@@ -92,7 +92,9 @@ class _Writer:
         self.arrays = {}
 
     def array(self, value):
-        value = np.ascontiguousarray(value)
+        value = np.asarray(value)  # 0-d stays 0-d (ascontiguousarray would make it 1-d)
+        if not value.flags.c_contiguous:
+            value = np.ascontiguousarray(value)
         if value.dtype == object:
             if all(isinstance(item, str) for item in value.flat):
                 return {"__strings__": value.tolist()}
@@ -122,7 +124,12 @@ class _Writer:
         if isinstance(value, torch.device):
             return {"__device__": str(value)}
         if isinstance(value, type) and issubclass(value, torch.optim.Optimizer):
-            return {"__optimizer__": _qualname(value)}
+            name = _qualname(value)
+            try:
+                _optimizer_class(name)  # only torch's own optimizers can be loaded back
+            except ModelFileError as exc:
+                raise TypeError(f"{path}: {exc}") from None
+            return {"__optimizer__": name}
         if isinstance(value, BaseEstimator):
             return self.estimator(value, path)
         raise TypeError(
@@ -140,6 +147,8 @@ class _Writer:
         ):
             if callable(params.get(key)) or (key == "callbacks" and params.get(key)):
                 raise TypeError(f"{path}.{key}: {reason}; set it to None (or a name) first")
+        if params.get("memory") is not None:
+            raise TypeError(f"{path}.memory: a cache folder is not saved; set it to None first")
         if isinstance(params.get("random_state"), np.random.RandomState):
             raise TypeError(f"{path}.random_state: give an int or None, not a RandomState")
         state = {
@@ -267,8 +276,14 @@ class _Reader:
 
     def estimator(self, node):
         cls = _allowed_class(node["__estimator__"])
-        estimator = cls(**self.decode({"__dict__": list(node["params"].items())}))
+        params = self.decode({"__dict__": list(node["params"].items())})
+        if params.get("memory") is not None:
+            raise ModelFileError("The model file sets a Pipeline memory (a cache folder).")
+        estimator = cls(**params)
         for key, value in node["state"].items():
+            # Fitted attributes only: never a dunder or a method/property name.
+            if not isinstance(key, str) or key.startswith("__") or hasattr(cls, key):
+                raise ModelFileError(f"The model file sets a forbidden attribute {key!r}.")
             setattr(estimator, key, self.decode(value))
         if "net" in node:
             estimator.net_ = self.net(estimator, node["net"])
@@ -276,7 +291,13 @@ class _Reader:
 
     def net(self, estimator, node):
         device = self.device or loadable_device(node["device"])
-        net = estimator._make_net(estimator.n_features_in_, torch.device(device), seed=0)
+        # Build with the parameters of the last training call: parameters set
+        # since then (set_params without fit) must not change the network.
+        builder = type(estimator)(**getattr(estimator, "_trained_with", {}))
+        for key, value in vars(estimator).items():
+            if key not in builder.get_params(deep=False):
+                setattr(builder, key, value)
+        net = builder._make_net(estimator.n_features_in_, torch.device(device), seed=0)
         try:
             net.module_.load_state_dict(self.decode(node["module"]))
             fresh = [dict(group) for group in net.optimizer_.param_groups]
@@ -342,7 +363,10 @@ def load(path, device=None):
                 return reader.decode(manifest["object"])
             except ModelFileError:
                 raise
-            except (TypeError, KeyError, IndexError, AttributeError, ValueError) as exc:
+            except (
+                TypeError, KeyError, IndexError, AttributeError, ValueError,
+                RuntimeError, ImportError, RecursionError, OverflowError,
+            ) as exc:  # fmt: skip
                 raise ModelFileError(
                     f"{path} is malformed: {type(exc).__name__}: {exc}"
                 ) from None

@@ -269,3 +269,51 @@ def test_malformed_manifest_is_a_model_file_error(saved, edit):
     rewrite(saved, edit)
     with pytest.raises(ModelFileError):
         skae.load(saved)
+
+
+def test_numpy_scalar_params_and_attributes_stay_scalars(X, tmp_path):
+    ae = AutoEncoderTransformer(
+        n_components=np.int64(3), lr=np.float32(0.01), **{**FAST, "random_state": np.int64(3)}
+    ).fit(X)
+    loaded = roundtrip(ae, tmp_path)
+    assert np.ndim(loaded.n_components) == 0 and loaded.n_components == 3
+    np.testing.assert_array_equal(loaded.transform(X), ae.transform(X))
+    loaded.partial_fit(X)  # the Adam step counters are 0-d again
+    pca = PCA(2).fit(X)
+    assert np.ndim(roundtrip(pca, tmp_path).noise_variance_) == 0
+
+
+def test_parameters_set_after_fit_do_not_change_the_saved_network(X, tmp_path):
+    ae = AutoEncoderTransformer(**FAST).fit(X)
+    expected = ae.transform(X)
+    ae.set_params(activation="tanh", n_components=3, lr=0.5)
+    loaded = roundtrip(ae, tmp_path)
+    np.testing.assert_array_equal(loaded.transform(X), expected)
+    assert loaded.get_params()["activation"] == "tanh"
+    loaded.set_params(warm_start=True).fit(X)  # the new lr applies on a warm start
+    assert loaded.net_.optimizer_.param_groups[0]["lr"] == 0.5
+
+
+def test_optimizers_outside_torch_optim_are_refused_at_save(tmp_path):
+    class MyOptimizer(torch.optim.SGD):
+        pass
+
+    with pytest.raises(TypeError, match="outside torch.optim"):
+        skae.save(AutoEncoderTransformer(optimizer=MyOptimizer), tmp_path / "m.skae")
+
+
+@pytest.mark.parametrize("key", ["__class__", "transform", "module_"])
+def test_state_cannot_set_dunders_or_methods(saved, key):
+    rewrite(saved, lambda m: m["object"]["state"].update({key: {"__optimizer__": "torch.optim.SGD"}}))
+    with pytest.raises(ModelFileError, match="forbidden attribute"):
+        skae.load(saved)
+
+
+def test_pipeline_memory_is_neither_saved_nor_loaded(X, tmp_path):
+    with pytest.raises(TypeError, match="memory"):
+        skae.save(make_pipeline(StandardScaler(), memory=str(tmp_path)), tmp_path / "p.skae")
+    path = tmp_path / "p.skae"
+    skae.save(make_pipeline(StandardScaler()).fit(X), path)
+    rewrite(path, lambda m: m["object"]["params"].update(memory=str(tmp_path / "cache")))
+    with pytest.raises(ModelFileError, match="memory"):
+        skae.load(path)

@@ -310,3 +310,16 @@ def test_warm_start_applies_new_optimizer_kwargs(X):
     ae = AutoEncoderTransformer(optimizer="sgd", warm_start=True, **FAST).fit(X)
     ae.set_params(optimizer_kwargs={"momentum": 0.5}).fit(X)
     assert ae.net_.optimizer_.param_groups[0]["momentum"] == 0.5
+
+
+def test_no_convergence_warning_when_a_users_early_stopping_stops(X):
+    from skorch.callbacks import EarlyStopping
+
+    ae = AutoEncoderTransformer(
+        callbacks=[EarlyStopping(monitor="train_loss", patience=2, threshold=10.0)],
+        **{**FAST, "max_epochs": 50},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ae.fit(X)
+    assert ae.n_iter_ == 3
