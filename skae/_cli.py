@@ -13,7 +13,7 @@ import csv
 import sys
 
 import numpy as np
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ._demo import run_demo
@@ -21,12 +21,31 @@ from ._outlier import AEOutlierDetector
 from ._persistence import load, save
 
 
+#: Cells that parse as floats but are no values a detector can use.
+_MISSING = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+
+
 def _is_number(text):
     try:
-        float(text)
+        return np.isfinite(float(text))
     except ValueError:
         return False
-    return True
+
+
+def _has_header(rows):
+    """Whether the first row names the columns.
+
+    It does when a cell of it is not a number in a column whose other cells
+    are, or when none of its cells is a number; a column of ids is text in
+    every row and says nothing.
+    """
+    first, rest = rows[0], rows[1:]
+    if not any(_is_number(cell) for cell in first):
+        return True
+    return any(
+        not _is_number(cell) and rest and all(_is_number(row[j]) for row in rest if j < len(row))
+        for j, cell in enumerate(first)
+    )
 
 
 def read_table(path):
@@ -41,15 +60,18 @@ def read_table(path):
     if not rows:
         raise SystemExit(f"error: {path} has no rows")
     header = None
-    if not all(_is_number(cell) for cell in rows[0]):
+    if _has_header(rows):
         header, rows = rows[0], rows[1:]
+    if not rows:
+        raise SystemExit(f"error: {path} has a header but no data rows")
     width = len(header) if header else len(rows[0])
     for number, row in enumerate(rows, start=2 if header else 1):
         if len(row) != width:
             raise SystemExit(f"error: line {number} of {path} has {len(row)} cells, not {width}")
-        if any(cell.strip() == "" for cell in row):
+        if any(cell.strip() == "" or cell.strip().lower() in _MISSING for cell in row):
             raise SystemExit(
-                f"error: line {number} of {path} has an empty cell; fill or drop missing values first"
+                f"error: line {number} of {path} has an empty, NaN or infinite cell; "
+                "fill or drop missing values first"
             )
     names = header or [f"column {j + 1}" for j in range(width)]
     numeric = [j for j in range(width) if all(_is_number(row[j]) for row in rows)]
@@ -78,6 +100,10 @@ def detect(args):
         print(f"skipped column {name!r}: not numeric", file=sys.stderr)
     if args.model:
         pipeline = load(args.model)
+        if not isinstance(pipeline, Pipeline):
+            pipeline = Pipeline([("detector", pipeline)])
+        if not isinstance(pipeline[-1], AEOutlierDetector):
+            raise SystemExit(f"error: {args.model} holds no AEOutlierDetector")
     else:
         detector = AEOutlierDetector(
             contamination=args.contamination, random_state=args.random_state
@@ -85,7 +111,7 @@ def detect(args):
         pipeline = make_pipeline(StandardScaler(), detector).fit(X)
     if args.save_model:
         save(pipeline, args.save_model)
-    scaled = pipeline[:-1].transform(X)
+    scaled = pipeline[:-1].transform(X) if len(pipeline) > 1 else X
     detector = pipeline[-1]
     anomaly = -detector.score_samples(scaled)
     outlier = detector.predict(scaled) == -1

@@ -60,7 +60,7 @@ def test_contamination_sets_the_share_of_outliers(readings, tmp_path):
 def test_bad_input_is_refused_with_a_message(tmp_path):
     path = tmp_path / "gaps.csv"
     path.write_text("a,b\n1,2\n3,\n")
-    with pytest.raises(SystemExit, match="line 3 .* empty cell"):
+    with pytest.raises(SystemExit, match="line 3 .* empty"):
         read_table(path)
     path.write_text("x,y\nfoo,bar\n")
     with pytest.raises(SystemExit, match="no numeric column"):
@@ -74,3 +74,31 @@ def test_headerless_file(tmp_path):
     path.write_text("1,2\n3,4\n5,7\n")
     X, names, skipped = read_table(path)
     assert X.shape == (3, 2) and names == ["column 1", "column 2"] and skipped == []
+
+
+def test_headerless_file_with_an_id_column_keeps_its_first_row(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("id0,1,2\nid1,3,4\nid2,5,7\n")
+    X, names, skipped = read_table(path)
+    assert X.shape == (3, 2) and skipped == ["column 1"]
+
+
+def test_nan_cells_and_header_only_files_are_refused(tmp_path):
+    path = tmp_path / "nan.csv"
+    path.write_text("a,b\n1,2\nnan,4\n")
+    with pytest.raises(SystemExit, match="line 3 .* NaN or infinite"):
+        read_table(path)
+    path.write_text("a,b\n")
+    with pytest.raises(SystemExit, match="no data rows"):
+        read_table(path)
+
+
+def test_a_saved_bare_detector_scores_as_it_is(readings, tmp_path):
+    import skae
+    from skae import AEOutlierDetector
+
+    X, _, _ = read_table(readings)
+    skae.save(AEOutlierDetector(random_state=0).fit(X), tmp_path / "bare.skae")
+    out = tmp_path / "scores.csv"
+    main(["detect", str(readings), "--model", str(tmp_path / "bare.skae"), "--out", str(out)])
+    assert len(scores_of(out)) == 200
