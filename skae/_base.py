@@ -32,7 +32,7 @@ from skorch.callbacks import EarlyStopping
 from ._choices import LOSSES, OPTIMIZERS, optimizer_options, resolve_device
 from ._data import TensorData, apply_batched, as_tensor, subsample
 from ._modules import ACTIVATIONS
-from ._net import ReconstructionNet, TrainingInterruptedWarning
+from ._net import ReconstructionNet, TrainingInterruptedWarning, set_callback_params
 from ._validation import check_training_setup
 
 #: Training codes kept to fit the latent density used by ``sample``.
@@ -144,26 +144,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         routed = {key: params.pop(key) for key in list(params) if key.startswith("callbacks__")}
         super().set_params(**params)
-        for key, value in routed.items():
-            name, _, param = key[len("callbacks__") :].partition("__")
-            named = {
-                item[0] if isinstance(item, tuple) else type(item).__name__: item
-                for item in self.callbacks or []
-            }
-            if name not in named or not param:
-                raise ValueError(
-                    f"{key!r} names no callback parameter: give callbacks__<name>__<param> "
-                    f"with a name among {sorted(named)}."
-                )
-            callback = named[name][1] if isinstance(named[name], tuple) else named[name]
-            try:
-                callback.set_params(**{param: value})
-            except ValueError:
-                # LRScheduler keeps its policy's arguments as attributes that
-                # its set_params does not know.
-                if not hasattr(callback, param):
-                    raise
-                setattr(callback, param, value)
+        if routed:
+            set_callback_params(self.callbacks or [], routed)
         return self
 
     # -- fitting ------------------------------------------------------------

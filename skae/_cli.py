@@ -20,7 +20,6 @@ from ._demo import run_demo
 from ._outlier import AEOutlierDetector
 from ._persistence import load, save
 
-
 #: Cells that parse as floats but are no values a detector can use.
 _MISSING = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 

@@ -21,6 +21,7 @@ import math
 import re
 import sys
 import warnings
+from collections import Counter
 
 import torch
 from skorch import NeuralNet
@@ -38,6 +39,62 @@ class TrainingDivergedError(FloatingPointError):
 
 class TrainingInterruptedWarning(UserWarning):
     """Warns that a KeyboardInterrupt (Ctrl-C) stopped training early."""
+
+
+def _named_callbacks(callbacks):
+    """``{name: callback}`` as skorch names them: the given name of a
+    ``(name, callback)`` pair, else the class name, numbered ``_1``, ``_2``,
+    ... when several callbacks share it."""
+    def base(item):
+        if isinstance(item, tuple):
+            return item[0]
+        return item.__name__ if isinstance(item, type) else type(item).__name__
+
+    counts = Counter(base(item) for item in callbacks if not isinstance(item, tuple))
+    seen = Counter()
+    named = {}
+    for item in callbacks:
+        name = base(item)
+        if not isinstance(item, tuple) and counts[name] > 1:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        named[name] = item[1] if isinstance(item, tuple) else item
+    return named
+
+
+def set_callback_params(callbacks, params):
+    """Set ``callbacks__<name>__<param>`` values on the named callbacks.
+
+    Names are skorch's (see :func:`_named_callbacks`); a callback given as a
+    class cannot take parameters.
+
+    Raises
+    ------
+    ValueError
+        If a key names no callback, or a class, or a parameter it lacks.
+    """
+    named = _named_callbacks(callbacks)
+    for key, value in params.items():
+        name, _, param = key[len("callbacks__") :].partition("__")
+        if name not in named or not param:
+            raise ValueError(
+                f"{key!r} names no callback parameter: give callbacks__<name>__<param> "
+                f"with a name among {sorted(named)}."
+            )
+        callback = named[name]
+        if isinstance(callback, type):
+            raise ValueError(
+                f"{key!r}: callback {name!r} is a class; pass an instance to set its "
+                "parameters."
+            )
+        try:
+            callback.set_params(**{param: value})
+        except ValueError:
+            # LRScheduler keeps its policy's arguments as attributes that
+            # its set_params does not know.
+            if not hasattr(callback, param):
+                raise
+            setattr(callback, param, value)
 
 
 class DivergenceGuard(Callback):

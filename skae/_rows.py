@@ -172,10 +172,14 @@ class RowTransformerMixin:
         return -float(np.mean(self.reconstruction_error(X), dtype=np.float64))
 
     def sample(self, n_samples=1, random_state=None):
-        """Generate rows: decode latent codes drawn from a density of the codes.
+        """Generate rows: decode codes drawn from a density of the training codes.
 
-        A Gaussian mixture is fitted to (a subsample of at most 10,000) training
-        codes the first time this is called after a fit; its draws are decoded.
+        The density is fitted to (a subsample of at most 10,000) codes of the
+        training rows: a Gaussian mixture for continuous codes, fitted the
+        first time this is called after a fit; for :class:`VQTransformer`'s
+        discrete codes, their empirical distribution (code tuples of training
+        rows drawn with replacement, so new rows resemble quantized training
+        rows).
 
         Parameters
         ----------
@@ -191,6 +195,10 @@ class RowTransformerMixin:
         """
         check_is_fitted(self)
         check_n_samples(n_samples)
+        return self._decode(self._draw_codes(n_samples, check_random_state(random_state)))
+
+    def _draw_codes(self, n_samples, rng):
+        """Codes from a Gaussian mixture fitted to the kept training codes."""
         if self._latent_density is None:
             codes = self._training_codes
             self._latent_density = GaussianMixture(
@@ -199,7 +207,6 @@ class RowTransformerMixin:
                 reg_covar=1e-4,
                 random_state=0,
             ).fit(codes.astype(np.float64))
-        rng = check_random_state(random_state)
         density = self._latent_density
         # GaussianMixture.sample has no random_state argument: draw by hand.
         counts = rng.multinomial(n_samples, density.weights_)
@@ -209,5 +216,4 @@ class RowTransformerMixin:
                 for mean, cov, count in zip(density.means_, density.covariances_, counts)
             ]
         )
-        Z = Z[rng.permutation(n_samples)].astype(np.float32)
-        return self._decode(Z)
+        return Z[rng.permutation(n_samples)].astype(np.float32)

@@ -3,7 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -12,7 +11,6 @@ from ._codes import check_codes, check_latent, code_usage
 from ._data import subsample
 from ._quantizer import VQAutoEncoder
 from ._rows import RowTransformerMixin
-from ._validation import check_n_samples
 
 
 class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
@@ -29,14 +27,10 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     With ``n_codebooks > 1`` the quantization is residual [2]_: the first
     codebook quantizes the latent, each next one what the previous ones left,
     and the decoder sees the sum, so a row costs
-    ``n_codebooks * log2(n_codes)`` bits. Residual quantization is the
-    default for several codebooks because each stage refines the whole
-    latent: the error falls with every stage, the first code alone is
-    already a coarse clustering (what :meth:`predict` returns), and the
-    ``n_codes ** n_codebooks`` combinations cost only
-    ``n_codebooks * n_codes`` stored vectors. Product quantization instead
-    splits the latent into independent slices, which wastes bits when the
-    slices are correlated and leaves no single coarse code.
+    ``n_codebooks * log2(n_codes)`` bits. Each stage refines the whole latent
+    (unlike product quantization's independent slices): the error falls with
+    every stage and the first code alone is a coarse clustering (what
+    :meth:`predict` returns).
 
     Against codebook collapse (codes that are never chosen), each codebook is
     initialised by k-means on the encoder outputs of the first training
@@ -398,31 +392,10 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         X = validate_data(self, X, reset=False, dtype=np.float32)
         return self._infer(self.net_.module_.embed, X)
 
-    def sample(self, n_samples=1, random_state=None):
-        """Generate rows: decode code tuples drawn from the training codes.
-
-        The prior over codes is the empirical one: code tuples of (a subsample
-        of at most 10,000) training rows of the last training call, drawn
-        uniformly with replacement. New rows therefore resemble quantized
-        training rows.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of rows to generate.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the draws.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
-            Generated rows.
-        """
-        check_is_fitted(self)
-        check_n_samples(n_samples)
-        rng = check_random_state(random_state)
+    def _draw_codes(self, n_samples, rng):
+        """Code tuples of kept training rows, drawn with replacement."""
         codes = self._training_codes
-        return self._decode(codes[rng.randint(len(codes), size=n_samples)])
+        return codes[rng.randint(len(codes), size=n_samples)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

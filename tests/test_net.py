@@ -97,3 +97,15 @@ def test_verbose_table_has_no_colour_codes_off_a_terminal(capsys):
     out = capsys.readouterr().out
     assert "train_loss" in out and out.count("\n") >= 3
     assert "\x1b[" not in out
+
+
+def test_duplicate_and_class_callbacks_are_named_as_skorch_does():
+    from skorch.callbacks import EpochScoring, EarlyStopping
+
+    ae = AutoEncoderTransformer(
+        callbacks=[EpochScoring("r2"), EpochScoring("r2"), ("es", EarlyStopping)], **FAST
+    )
+    ae.set_params(callbacks__EpochScoring_2__lower_is_better=False)
+    assert ae.callbacks[0].lower_is_better is True and ae.callbacks[1].lower_is_better is False
+    with pytest.raises(ValueError, match="is a class"):
+        ae.set_params(callbacks__es__patience=3)
