@@ -83,6 +83,8 @@ def loadable_device(device):
     device = torch.device(device)
     if device.type == "cpu" or not DEVICE_AVAILABLE.get(device.type, lambda: False)():
         return "cpu"
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        return "cuda"  # saved on a GPU this machine does not have: its first one
     return str(device)
 
 

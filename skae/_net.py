@@ -133,7 +133,8 @@ class EpochTable(PrintLog):
 
     def format_row(self, row, key, color):
         text = super().format_row(row, key, color)
-        if isinstance(text, str) and not (self.sink is print and sys.stdout.isatty()):
+        terminal = self.sink is print and getattr(sys.stdout, "isatty", lambda: False)()
+        if isinstance(text, str) and not terminal:
             text = self._ANSI.sub("", text)
         return text
 
