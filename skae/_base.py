@@ -13,7 +13,9 @@ public ``fit`` calls :meth:`BaseAutoEncoder._fit`; the row estimators take
 :class:`skae._rows.RowTransformerMixin`.
 """
 
+import functools
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -37,6 +39,24 @@ from ._validation import check_training_setup
 
 #: Training codes kept to fit the latent density used by ``sample``.
 _MAX_KEPT_CODES = 10_000
+
+
+@contextmanager
+def unchanged_on_error(estimator, restore=None):
+    """Put ``estimator``'s attributes back if the block raises (anything).
+
+    ``restore``, if given, is called first, to undo changes made inside
+    objects the attributes refer to (a network trained in place).
+    """
+    before = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        if restore is not None:
+            restore()
+        vars(estimator).clear()
+        vars(estimator).update(before)
+        raise
 
 
 def _silent(*args, **kwargs):
@@ -159,16 +179,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         optimizer state, history and random state, or unfitted.
         """
         keep = hasattr(self, "net_") and (partial or self.warm_start)
-        before = dict(vars(self))
-        snapshot = self.net_.snapshot() if keep else None
-        try:
+        restore = functools.partial(self.net_.restore, self.net_.snapshot()) if keep else None
+        with unchanged_on_error(self, restore):
             self._train(X, y, partial=partial, keep=keep)
-        except BaseException:
-            if snapshot is not None:
-                self.net_.restore(snapshot)
-            vars(self).clear()
-            vars(self).update(before)
-            raise
         return self
 
     def _train(self, X, y, *, partial, keep):

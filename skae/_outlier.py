@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import AutoEncoderTransformer
+from ._base import unchanged_on_error
 from ._net import TrainingInterruptedWarning
 from ._outlier_scores import OutlierScoresMixin
 from ._validation import check_flag
@@ -217,14 +218,9 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
-        before = dict(vars(self))
-        try:
+        # A failed fit (or Ctrl-C) leaves the detector as it was.
+        with unchanged_on_error(self):
             self._fit(X)
-        except BaseException:
-            # A failed fit (or Ctrl-C) leaves the detector as it was.
-            vars(self).clear()
-            vars(self).update(before)
-            raise
         return self
 
     def _fit(self, X):
