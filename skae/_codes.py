@@ -7,8 +7,6 @@ estimator.
 import numpy as np
 from sklearn.utils import check_array
 
-from ._data import raise_not_finite
-
 
 def check_codes(codes, n_codebooks, n_codes, estimator_name):
     """Validate codes given to ``inverse_transform``; return them as int64.
@@ -56,18 +54,3 @@ def code_usage(codes, n_codes):
     with np.errstate(divide="ignore", invalid="ignore"):
         entropy = -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=1)
     return usage, np.exp(entropy)
-
-
-def check_latent(Z):
-    """Return ``Z`` if the squared norm of every latent row is finite.
-
-    The nearest-code search compares squared distances: where they overflow
-    (NaN), it would silently pick a code. Raises the ValueError of any
-    non-finite output instead.
-    """
-    with np.errstate(over="ignore"):
-        overflow = ~np.isfinite(np.square(Z).sum(axis=1))
-    if overflow.any():
-        raise_not_finite(int(overflow.sum()), len(Z))
-    return Z
-

@@ -346,7 +346,12 @@ class VQAutoEncoder(AutoEncoder):
         return self.quantizer(z)  # z_q (batch, code_dim), codes, losses
 
     def codes(self, x):
-        return self.quantizer(self.encode(x))[1]  # (batch, n_codebooks)
+        """Codes of the rows ``x``, ``(batch, n_codebooks)``; -1 where the latent
+        (or its squared norm, in the distances) overflows, since the
+        nearest-code search would otherwise pick a code for NaN."""
+        z = self.encode(x)
+        overflow = ~torch.isfinite(z.pow(2).sum(dim=1))
+        return self.quantizer(z)[1].masked_fill(overflow[:, None], -1)
 
     def embed(self, x):
         return self.quantizer(self.encode(x))[0]  # (batch, code_dim)

@@ -7,8 +7,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
-from ._codes import check_codes, check_latent, code_usage
-from ._data import subsample
+from ._codes import check_codes, code_usage
+from ._data import raise_not_finite, subsample
 from ._quantizer import VQAutoEncoder
 from ._rows import RowTransformerMixin
 
@@ -278,11 +278,11 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         return self.net_.module_.quantizer.codebooks.cpu().numpy()
 
     def _encode(self, X):
-        module = self.net_.module_
-        # The latent first: where it (or its squared norm, in the distances)
-        # overflows, the nearest-code search would pick a code for NaN.
-        Z = check_latent(self._infer(module.encode, X))
-        return self._infer(lambda z: module.quantize(z)[1], Z)
+        codes = self._infer(self.net_.module_.codes, X)  # (n_samples, n_codebooks)
+        n_bad = int(np.count_nonzero(codes[:, 0] < 0))
+        if n_bad:
+            raise_not_finite(n_bad, len(codes))
+        return codes
 
     def _decode(self, Z):
         # Z: integer codes, (n_samples, n_codebooks).
