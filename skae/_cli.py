@@ -113,7 +113,8 @@ def detect(args):
     scaled = pipeline[:-1].transform(X) if len(pipeline) > 1 else X
     detector = pipeline[-1]
     anomaly = -detector.score_samples(scaled)
-    outlier = detector.predict(scaled) == -1
+    # predict's own rule, without scoring the rows a second time.
+    outlier = (-anomaly - detector.offset_) < 0
     errors = detector.reconstruction_error(scaled, per_feature=True) / detector.feature_scale_
     worst = [names[j] for j in np.argmax(errors, axis=1)]
 
