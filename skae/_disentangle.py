@@ -4,8 +4,9 @@ The estimator trains through the shared engine like every skae autoencoder;
 it supplies the group ids of the rows as the engine's per-row conditioning
 (:meth:`DisentangledAutoEncoder._check_fit_data`), and the network
 (:mod:`skae._disentangle_modules`) returns the adversary's loss as an
-auxiliary term, so one optimizer trains encoder, decoder, group embeddings and
-adversary together (the adversary's gradient is reversed into the encoder).
+auxiliary term (the group discrepancy of the content codes, or an adversary's
+loss whose gradient is reversed into the encoder), so one optimizer trains
+encoder, decoder, group embeddings and adversary together.
 Sequence input is handled by :mod:`skae._sequences`; group labels, group codes
 and rendering in a group (:class:`skae._groups.GroupConversionMixin`) by
 :mod:`skae._groups`.
@@ -29,7 +30,7 @@ from ._sequences import (
     is_sequences,
 )
 
-METHODS = ("adversarial", "instance_norm", "bottleneck")
+METHODS = ("mmd", "adversarial", "instance_norm", "bottleneck")
 
 
 
@@ -51,14 +52,21 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
     convolutions over time, trained on windows of ``segment_length`` frames;
     codes are per frame.
 
-    Three ways keep the group out of the content code (``method``):
+    Four ways keep the group out of the content code (``method``):
 
+    - ``"mmd"`` [4]_ (the default): the loss adds ``mmd_weight`` times the
+      maximum mean discrepancy between each group's content codes and all
+      codes of the batch, so the codes are pushed to be distributed alike in
+      every group: a probe that predicts the group from the code then finds
+      nothing, whatever ``n_components`` is. Fits rows and sequences (per
+      frame); no classifier to fool, so no min-max game.
     - ``"adversarial"`` [1]_: a group classifier is trained on the content
       code and its gradient is reversed into the encoder (scaled by
       ``adversary_weight``), so the encoder removes what the classifier
       uses. The code is tanh-bounded; a moderate weight (~0.3) is stable,
-      a strong one can diverge. Fits rows and sequences, and is the method
-      that actively enforces a group-free code even when it is wide.
+      a strong one can diverge. Fits rows and sequences; with a code wider
+      than the content the encoder learns to fool the classifier of the
+      moment rather than to drop the group (a fresh probe reads it again).
     - ``"instance_norm"`` [2]_ (sequences only): every encoder layer is
       instance-normalised over time, which removes per-sequence channel
       statistics (where a speaker's timbre lives in a spectrogram), and the
@@ -77,9 +85,13 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
         Width of the content code (per frame for sequences).
     group_dim : int, default=16
         Width of the group code.
-    method : {"adversarial", "instance_norm", "bottleneck"}, \
-            default="adversarial"
+    method : {"mmd", "adversarial", "instance_norm", "bottleneck"}, \
+            default="mmd"
         How the content code is kept free of the group; see above.
+    mmd_weight : float, default=10.0
+        Weight of the group discrepancy term for ``method="mmd"``; ignored by
+        the other methods. Larger hides the group better and rebuilds less
+        exactly.
     adversary_weight : float, default=0.3
         Scale of the adversary's reversed gradient in the encoder for
         ``method="adversarial"``; ignored by the other methods.
@@ -177,6 +189,8 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
     .. [3] K. Qian, Y. Zhang, S. Chang, X. Yang and M. Hasegawa-Johnson,
        "AutoVC: zero-shot voice style transfer with only autoencoder loss",
        ICML 2019, arXiv:1905.05879.
+    .. [4] C. Louizos, K. Swersky, Y. Li, M. Welling and R. Zemel, "The
+       variational fair autoencoder", ICLR 2016, arXiv:1511.00830.
 
     Examples
     --------
@@ -199,6 +213,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
         **BaseAutoEncoder._parameter_constraints,
         "group_dim": [Interval(Integral, 1, None, closed="left")],
         "method": [StrOptions(set(METHODS))],
+        "mmd_weight": [Interval(Real, 0, None, closed="left")],
         "adversary_weight": [Interval(Real, 0, None, closed="left")],
         "segment_length": [Interval(Integral, 1, None, closed="left")],
     }
@@ -208,7 +223,8 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
         n_components=8,
         *,
         group_dim=16,
-        method="adversarial",
+        method="mmd",
+        mmd_weight=10.0,
         adversary_weight=0.3,
         segment_length=64,
         hidden_layer_sizes=(128, 64),
@@ -257,6 +273,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
         )
         self.group_dim = group_dim
         self.method = method
+        self.mmd_weight = mmd_weight
         self.adversary_weight = adversary_weight
         self.segment_length = segment_length
 
@@ -308,7 +325,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
             raise ValueError(
                 "method='instance_norm' normalises over time and needs sequence "
                 "input: a 3-D array (n_sequences, n_frames, n_features) or a list "
-                "of 2-D arrays. For rows use 'adversarial' or 'bottleneck'."
+                "of 2-D arrays. For rows use 'mmd', 'adversarial' or 'bottleneck'."
             )
         if not reset and sequences != self._sequence_input:
             fitted, given = ("sequences", "rows") if self._sequence_input else ("rows", "sequences")
@@ -346,8 +363,12 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
 
     def _build_module(self, n_features):
         shape = (self.n_components, len(self.classes_), self.group_dim, tuple(self.hidden_layer_sizes))
-        weight = self.adversary_weight if self.method == "adversarial" else 0.0
-        common = dict(activation=self.activation, dropout=self.dropout, adversary_weight=weight)
+        common = dict(
+            activation=self.activation,
+            dropout=self.dropout,
+            adversary_weight=self.adversary_weight if self.method == "adversarial" else 0.0,
+            mmd_weight=self.mmd_weight if self.method == "mmd" else 0.0,
+        )
         if self._sequence_input:
             instance_norm = self.method == "instance_norm"
             return DisentangledConv(n_features, *shape, instance_norm=instance_norm, **common)

@@ -8,8 +8,10 @@ share one interface, used by :class:`skae.DisentangledAutoEncoder`:
 - ``embed_group(x, ...)``: a code for a group not seen in training, fitted
   to a few of its examples;
 - ``forward(x, cond)``: the reconstruction of ``x`` in its own group
-  ``cond`` (integer ids), plus, with an adversary, the loss term
-  ``{"adversary": cross_entropy}`` whose gradient is reversed (and scaled) on
+  ``cond`` (integer ids), plus the loss terms that keep the group out of the
+  content code: ``{"mmd": ...}``, the discrepancy between the codes of each
+  group and those of all groups (:func:`group_mmd`), and/or
+  ``{"adversary": cross_entropy}``, whose gradient is reversed (and scaled) on
   its way into the encoder.
 """
 
@@ -21,6 +23,47 @@ from ._modules import ACTIVATIONS, MLP, mirrored_mlps
 
 #: Frames seen by each convolution of the sequence network.
 KERNEL_SIZE = 5
+#: Codes per batch compared by :func:`group_mmd` (its cost grows as the square).
+MMD_MAX_CODES = 512
+#: Bandwidths of the RBF kernels of :func:`group_mmd`, times the median
+#: squared distance between the batch's codes.
+MMD_BANDWIDTHS = (0.25, 1.0, 4.0)
+
+
+def group_mmd(z, groups, max_codes=MMD_MAX_CODES):
+    """How far each group's codes are from all codes, in distribution.
+
+    The squared maximum mean discrepancy [1]_ between the codes of each group
+    and the codes of the whole batch, weighted by the group's share of the
+    batch, under a sum of RBF kernels whose widths follow the median distance
+    between codes (so the term does not depend on the code's width or scale).
+    It is zero when every group's codes are distributed alike, which is what
+    a probe that predicts the group from the code cannot exploit; unlike an
+    adversary it needs no classifier that can be fooled. A batch of more than
+    ``max_codes`` codes is subsampled at random.
+
+    Shape: ``z`` ``(n, n_components)``, ``groups`` ``(n,)`` ids -> scalar.
+
+    References
+    ----------
+    .. [1] C. Louizos, K. Swersky, Y. Li, M. Welling and R. Zemel, "The
+       variational fair autoencoder", ICLR 2016, arXiv:1511.00830.
+    """
+    if len(z) > max_codes:
+        keep = torch.randperm(len(z), device=z.device)[:max_codes]
+        z, groups = z[keep], groups[keep]
+    d2 = torch.cdist(z, z).pow(2)
+    scale = d2.detach().median().clamp_min(1e-12)
+    kernel = sum(torch.exp(-d2 / (scale * width)) for width in MMD_BANDWIDTHS)
+    to_all = kernel.mean(1)  # (n,): each code's mean kernel to all codes
+    total = z.new_zeros(())
+    for g in torch.unique(groups):
+        member = groups == g
+        if member.sum() < 2:
+            continue
+        within = kernel[member][:, member].mean()
+        total = total + member.float().mean() * (within - 2 * to_all[member].mean() + to_all.mean())
+    return total
 
 
 class _GradientReversal(torch.autograd.Function):
@@ -44,9 +87,12 @@ def reverse_gradient(x, scale=1.0):
 class _Disentangler(nn.Module):
     """Group embedding table and optional adversary shared by both networks."""
 
-    def _init_groups(self, n_components, n_groups, group_dim, adversary_sizes, adversary_weight):
+    def _init_groups(
+        self, n_components, n_groups, group_dim, adversary_sizes, adversary_weight, mmd_weight
+    ):
         self.group_embedding = nn.Embedding(n_groups, group_dim)
         nn.init.normal_(self.group_embedding.weight, std=0.1)
+        self.mmd_weight = float(mmd_weight)
         self.adversary_weight = float(adversary_weight)
         self.adversary = None
         if adversary_weight > 0:
@@ -60,12 +106,19 @@ class _Disentangler(nn.Module):
     def forward(self, x, cond):
         z = self.encode(x)
         x_hat = self.decode(z, self.group_embedding(cond))
-        if self.adversary is None:
-            return x_hat
-        loss = self._adversary_loss(*self._frames(z, cond))
-        # Only the gradient counts: the loss *rises* as the code sheds the
-        # group, so its value is kept out of the monitored training loss.
-        return x_hat, {"adversary": loss - loss.detach()}
+        terms = {}
+        # Only the gradients of these terms count: their values are kept out
+        # of the monitored training loss, which stays the reconstruction
+        # error. The adversary's loss *rises* as the code sheds the group; the
+        # discrepancy is a noisy estimate from a subsample of the batch, which
+        # would end training on a plateau of noise.
+        if self.mmd_weight > 0 and self.training:
+            mmd = self.mmd_weight * group_mmd(*self._frames(z, cond))
+            terms["mmd"] = mmd - mmd.detach()
+        if self.adversary is not None:
+            loss = self._adversary_loss(*self._frames(z, cond))
+            terms["adversary"] = loss - loss.detach()
+        return (x_hat, terms) if terms else x_hat
 
     def embed_group(self, x, *, n_steps, lr, criterion):
         """Fit a group code to examples ``x`` of one group; the network stays fixed.
@@ -91,7 +144,7 @@ class _Disentangler(nn.Module):
         return g.detach()
 
     def extra_repr(self):
-        return f"adversary_weight={self.adversary_weight}"
+        return f"mmd_weight={self.mmd_weight}, adversary_weight={self.adversary_weight}"
 
 
 class DisentangledMLP(_Disentangler):
@@ -115,6 +168,8 @@ class DisentangledMLP(_Disentangler):
     adversary_weight : float, default=0.0
         Scale of the reversed gradient from the group classifier into the
         encoder; 0 builds no classifier.
+    mmd_weight : float, default=0.0
+        Weight of :func:`group_mmd` of the content codes in the loss.
 
     Shape
     -----
@@ -136,6 +191,7 @@ class DisentangledMLP(_Disentangler):
         batch_norm=False,
         output_activation=None,
         adversary_weight=0.0,
+        mmd_weight=0.0,
     ):
         super().__init__()
         self.encoder, self.decoder = mirrored_mlps(
@@ -149,7 +205,9 @@ class DisentangledMLP(_Disentangler):
             dropout=dropout,
             batch_norm=batch_norm,
         )
-        self._init_groups(n_components, n_groups, group_dim, hidden_sizes, adversary_weight)
+        self._init_groups(
+            n_components, n_groups, group_dim, hidden_sizes, adversary_weight, mmd_weight
+        )
 
     def encode(self, x):
         return self.encoder(x)  # (batch, n_components)
@@ -213,6 +271,8 @@ class DisentangledConv(_Disentangler):
         Instance normalisation in the encoder and AdaIN in the decoder.
     adversary_weight : float, default=0.0
         Scale of the reversed gradient from a frame-level group classifier.
+    mmd_weight : float, default=0.0
+        Weight of :func:`group_mmd` of the per-frame content codes in the loss.
 
     Shape
     -----
@@ -233,6 +293,7 @@ class DisentangledConv(_Disentangler):
         dropout=0.0,
         instance_norm=False,
         adversary_weight=0.0,
+        mmd_weight=0.0,
     ):
         super().__init__()
         self.instance_norm = instance_norm
@@ -254,7 +315,9 @@ class DisentangledConv(_Disentangler):
             _AdaIN(b, group_dim, normalize=instance_norm) for b in widths[1:]
         )
         self.to_output = nn.Conv1d(widths[-1], n_features, 1)
-        self._init_groups(n_components, n_groups, group_dim, hidden_sizes, adversary_weight)
+        self._init_groups(
+            n_components, n_groups, group_dim, hidden_sizes, adversary_weight, mmd_weight
+        )
 
     def encode(self, x):
         h = x.transpose(1, 2)  # (batch, n_features, frames)
@@ -280,4 +343,4 @@ class DisentangledConv(_Disentangler):
         return z.reshape(-1, z.shape[-1]), cond.repeat_interleave(n_frames)
 
     def extra_repr(self):
-        return f"instance_norm={self.instance_norm}, adversary_weight={self.adversary_weight}"
+        return f"instance_norm={self.instance_norm}, {super().extra_repr()}"
