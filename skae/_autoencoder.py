@@ -47,8 +47,11 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
         Weight decay passed to the optimizer.
     batch_size : int, default=256
         Rows per training step.
-    max_epochs : int, default=100
-        Maximum number of passes over the training data.
+    max_epochs : int, default=300
+        Maximum number of passes over the training data. Training usually
+        ends earlier, when the monitored loss stops improving (see
+        ``early_stopping``); small data sets need many passes, as each is
+        only a few optimizer steps.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, then

@@ -110,7 +110,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         lr=1e-3,
         weight_decay=0.0,
         batch_size=256,
-        max_epochs=100,
+        max_epochs=300,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

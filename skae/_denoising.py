@@ -212,8 +212,11 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
         Weight decay passed to the optimizer.
     batch_size : int, default=256
         Rows per training step; ``"swap"`` draws donors within a batch.
-    max_epochs : int, default=100
-        Maximum number of passes over the training data.
+    max_epochs : int, default=300
+        Maximum number of passes over the training data. Training usually
+        ends earlier, when the monitored loss stops improving (see
+        ``early_stopping``); small data sets need many passes, as each is
+        only a few optimizer steps.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their
         (uncorrupted) loss has not improved by ``tol`` for
@@ -308,7 +311,7 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
         lr=1e-3,
         weight_decay=0.0,
         batch_size=256,
-        max_epochs=100,
+        max_epochs=300,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

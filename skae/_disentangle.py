@@ -124,13 +124,16 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
     batch_size : int, default=256
         Rows (or windows) per training step.
     max_epochs : int, default=100
-        Maximum number of passes over the training data.
+        Maximum number of passes over the training data. Training usually
+        ends earlier, when the monitored loss stops improving (see
+        ``early_stopping``).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, then
         restore the best weights. When False, stop when the training loss
         has not improved by ``tol`` for ``n_iter_no_change`` epochs. The
-        monitored loss includes the adversary's term.
+        monitored loss is the reconstruction error alone: the terms that
+        keep the group out of the code are not part of it.
     validation_fraction : float, default=0.1
         Fraction of rows held out when ``early_stopping`` is True.
     n_iter_no_change : int, default=10

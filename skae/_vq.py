@@ -86,7 +86,9 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         Rows per training step; the codebooks are initialised from the first
         batch.
     max_epochs : int, default=100
-        Maximum number of passes over the training data.
+        Maximum number of passes over the training data. Training usually
+        ends earlier, when the monitored loss stops improving (see
+        ``early_stopping``).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, then
