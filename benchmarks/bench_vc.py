@@ -214,7 +214,38 @@ def train_judges(corpus):
 
 def fit_model(args, corpus, norm):
     """Fit the model on the seen voices' training sentences; return it and the seconds."""
-    model = DisentangledAutoEncoder(
+    if args.defaults:
+        model = DisentangledAutoEncoder(method=args.method, device="cpu", random_state=0)
+    else:
+        model = hand_set_model(args)
+    train_idx = corpus.seen_train
+    start = time.time()
+    model.fit([norm(corpus.mels[i]) for i in train_idx], corpus.speaker[train_idx])
+    fit_s = time.time() - start
+    loss = model.history_[-1, "train_loss"]
+    print(f"fit: {fit_s:.0f} s, {model.n_iter_} epochs, loss {loss:.4f}", flush=True)
+    return model, fit_s
+
+
+def model_line(args):
+    if args.defaults:
+        return f"`DisentangledAutoEncoder(method={args.method!r})`, every other parameter at its default"
+    return (
+        f"`DisentangledAutoEncoder(method={args.method!r}, n_components={args.n_components},\n"
+        f"adversary_weight={args.adversary_weight} (adversarial only),\n"
+        f"group_dim={args.group_dim}, hidden_layer_sizes={tuple(args.hidden)}, segment_length=64)`"
+    )
+
+
+def reproduce_args(args):
+    if args.defaults:
+        return f"--defaults --method {args.method}"
+    return f"--method {args.method} --n-components {args.n_components}"
+
+
+def hand_set_model(args):
+    """The model with the sizes and training set on the command line."""
+    return DisentangledAutoEncoder(
         n_components=args.n_components,
         group_dim=args.group_dim,
         method=args.method,
@@ -228,13 +259,6 @@ def fit_model(args, corpus, norm):
         device="cpu",
         random_state=0,
     )
-    train_idx = corpus.seen_train
-    start = time.time()
-    model.fit([norm(corpus.mels[i]) for i in train_idx], corpus.speaker[train_idx])
-    fit_s = time.time() - start
-    loss = model.history_[-1, "train_loss"]
-    print(f"fit: {fit_s:.0f} s, {model.n_iter_} epochs, loss {loss:.4f}", flush=True)
-    return model, fit_s
 
 
 def save_model(path, model, norm):
@@ -355,6 +379,10 @@ def parse_args(argv=None):
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
     parser.add_argument("--max-epochs", type=int, default=40)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--defaults", action="store_true",
+        help="every model parameter but --method at its default (sizes/epochs ignored)",
+    )
     parser.add_argument("--out", default=str(RESULTS_DIR / "vc.md"))
     parser.add_argument("--examples", default=str(RESULTS_DIR / "vc"), help="audio/figure folder")
     parser.add_argument("--save-model", default=None, help="pickle the fitted model here")
@@ -405,11 +433,9 @@ def write_table(args, rows, unseen_rows, code_acc, fit_s, model, n_pairs, n_unse
 espeak-ng parallel corpus: {len(VOICES)} voices + 1 unseen, {args.n_sentences} sentences each,
 16 kHz, 80-bin log-mel (fmin 55 Hz, 10 ms hop); trained on the first 80% of the sentences,
 scored on the last 20% ({n_pairs} seen-voice conversions, all ordered pairs).
-Model: `DisentangledAutoEncoder(method={args.method!r}, n_components={args.n_components},
-adversary_weight={args.adversary_weight} (adversarial only),
-group_dim={args.group_dim}, hidden_layer_sizes={tuple(args.hidden)}, segment_length=64)`,
+Model: {model_line(args)},
 {model.n_iter_} epochs, fit {fit_s:.0f} s on 1 CPU thread; whole run {total_s:.0f} s.
-Reproduce: `python benchmarks/bench_vc.py --method {args.method} --n-components {args.n_components}`.
+Reproduce: `python benchmarks/bench_vc.py {reproduce_args(args)}`.
 
 ## Seen voices
 
