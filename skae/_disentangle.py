@@ -373,7 +373,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
             mmd_weight=self.mmd_weight if self.method == "mmd" else 0.0,
         )
         if self._sequence_input:
-            instance_norm = self.method == "instance_norm"
+            instance_norm = self.method in ("instance_norm", "mmd")
             return DisentangledConv(n_features, *shape, instance_norm=instance_norm, **common)
         output_activation = "sigmoid" if self.loss == "bce" else None
         return DisentangledMLP(
