@@ -7,34 +7,29 @@ it supplies the group ids of the rows as the engine's per-row conditioning
 auxiliary term (the group discrepancy of the content codes, or an adversary's
 loss whose gradient is reversed into the encoder), so one optimizer trains
 encoder, decoder, group embeddings and adversary together.
-Sequence input is handled by :mod:`skae._sequences`; group labels, group codes
+Sequence input is handled by :mod:`skae._sequence_input`; group labels, group codes
 and rendering in a group (:class:`skae._groups.GroupConversionMixin`) by
 :mod:`skae._groups`.
 """
 
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
 from ._data import subsample
 from ._disentangle_modules import DisentangledConv, DisentangledMLP
 from ._groups import GroupConversionMixin, encode_groups, group_ids
-from ._sequences import (
-    check_sequence_labels,
-    check_sequences,
-    cut_windows,
-    is_sequences,
-)
+from ._sequence_input import SequenceInputMixin
+from ._sequences import is_sequences
 
 METHODS = ("mmd", "adversarial", "instance_norm", "bottleneck")
 
 
 
-class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
+class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAutoEncoder):
     """Autoencoder whose code is split into content and group.
 
     ``fit(X, y)`` learns, from rows ``X`` and the group ``y`` of each row
@@ -58,8 +53,9 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
       maximum mean discrepancy between each group's content codes and all
       codes of the batch, so the codes are pushed to be distributed alike in
       every group: a probe that predicts the group from the code then finds
-      nothing, whatever ``n_components`` is. Fits rows and sequences (per
-      frame); no classifier to fool, so no min-max game.
+      nothing, whatever ``n_components`` is. No classifier to fool, so no
+      min-max game. Fits rows and sequences (per frame; the sequence network
+      is the instance-normalised one of ``"instance_norm"``).
     - ``"adversarial"`` [1]_: a group classifier is trained on the content
       code and its gradient is reversed into the encoder (scaled by
       ``adversary_weight``), so the encoder removes what the classifier
@@ -330,39 +326,12 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
                 "input: a 3-D array (n_sequences, n_frames, n_features) or a list "
                 "of 2-D arrays. For rows use 'mmd', 'adversarial' or 'bottleneck'."
             )
-        if not reset and sequences != self._sequence_input:
-            fitted, given = ("sequences", "rows") if self._sequence_input else ("rows", "sequences")
-            raise ValueError(
-                f"This estimator was fitted on {fitted}; continue training on "
-                f"{fitted}, not {given}."
-            )
-        if sequences:
-            X = self._check_sequence_width(check_sequences(X), reset=reset)
-            y = check_sequence_labels(y, len(X), type(self).__name__)
-            X, owners = cut_windows(X, self.segment_length)
-        else:
-            X, y = validate_data(self, X, y, reset=reset, dtype=np.float32)
-            owners = slice(None)
-        self._sequence_input = sequences
+        X, y, owners = self._check_rows_or_windows(X, y, reset=reset)
         if reset:
             self.classes_, ids = encode_groups(y)
         else:
             ids = group_ids(self.classes_, y, len(y))
         return X, ids[owners]
-
-    def _check_sequence_width(self, sequences, *, reset):
-        """Set (``reset``) or check ``n_features_in_`` from validated sequences."""
-        n_features = sequences[0].shape[1]
-        if reset:
-            self.n_features_in_ = n_features
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is "
-                f"expecting {self.n_features_in_} features as input."
-            )
-        return sequences
 
     def _build_module(self, n_features):
         shape = (self.n_components, len(self.classes_), self.group_dim, tuple(self.hidden_layer_sizes))
@@ -386,18 +355,6 @@ class DisentangledAutoEncoder(GroupConversionMixin, BaseAutoEncoder):
         self._training_codes = subsample(codes, _MAX_KEPT_CODES)
 
     # -- inference ----------------------------------------------------------
-    def _check_input(self, X):
-        """Validate rows or sequences for inference: an array or list of arrays."""
-        if not self._sequence_input:
-            return validate_data(self, X, reset=False, dtype=np.float32)
-        if not is_sequences(X):
-            raise ValueError(
-                "This estimator was fitted on sequences: give a 3-D array "
-                "(n_sequences, n_frames, n_features) or a list of 2-D arrays."
-            )
-        sequences = self._check_sequence_width(check_sequences(X), reset=False)
-        return np.stack(sequences) if getattr(X, "ndim", None) == 3 else sequences
-
     def transform(self, X):
         """Encode ``X`` into the group-free content code.
 

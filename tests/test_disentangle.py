@@ -220,6 +220,7 @@ def test_sequence_methods_fit_variable_length_lists(sequences, method):
     ).fit(X_list, y)
     assert (model.module_.adversary is None) == (method != "adversarial")
     assert (model.module_.mmd_weight > 0) == (method == "mmd")
+    assert model.module_.instance_norm == (method == "mmd")
     Z = model.transform(X_list)
     assert [z.shape for z in Z] == [(len(x), 2) for x in X_list]
     model.partial_fit(X_list, y)
