@@ -154,6 +154,21 @@ class _SkaeDenoising(_Sklearn):
         return self
 
 
+class _SkaeBefore(_Sklearn):
+    """The default detector as it trained before 2026-11-27: batches of 32 at lr 1e-3."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def fit(self, X):
+        from skae import AEOutlierDetector
+        from skae._outlier import _default_estimator
+
+        before = _default_estimator(X.shape[1]).set_params(batch_size=32, lr=1e-3)
+        self.estimator = AEOutlierDetector(before, random_state=self.seed).fit(X)
+        return self
+
+
 def _pyod_ae(seed):
     from pyod.models.auto_encoder import AutoEncoder
 
@@ -183,6 +198,7 @@ METHODS = {
     "skae AEOutlierDetector": _skae,
     "skae, trim_fraction=0": lambda seed: _skae(seed, trim_fraction=0.0),
     "skae, DenoisingAutoEncoder": _SkaeDenoising,
+    "skae, batches of 32 at lr 1e-3 (before)": _SkaeBefore,
     "PyOD AutoEncoder": _pyod_ae,
     "PyOD VAE": _pyod_vae,
     "PyOD DeepSVDD": _PyODDeepSVDD,

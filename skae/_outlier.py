@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import AutoEncoderTransformer
-from ._base import unchanged_on_error
+from ._base import DOC_LINK_TEMPLATE, unchanged_on_error
 from ._net import TrainingInterruptedWarning
 from ._outlier_scores import OutlierScoresMixin
 from ._validation import check_flag
@@ -36,7 +36,8 @@ def _default_estimator(n_features):
         hidden_layer_sizes=(max(64, 2 * n_features),),
         dropout=0.3,
         max_epochs=10,
-        batch_size=32,
+        batch_size=128,
+        lr=3e-3,
     )
 
 
@@ -75,8 +76,8 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         ``reconstruction_error(X, per_feature=True)``. It is cloned at fit.
         None uses an :class:`AutoEncoderTransformer` sized to the data width
         ``d``: one hidden layer of ``max(64, 2 * d)`` units, a code of
-        ``max(32, d)`` units, dropout 0.3, 10 epochs in batches of 32. It
-        does not compress; the dropout and the short training keep it from
+        ``max(32, d)`` units, dropout 0.3, 10 epochs in batches of 128 at a
+        learning rate of 3e-3. It does not compress; the dropout and the short training keep it from
         learning the identity. This ranked anomalies best of the settings
         tried on the ODDS benchmark (``benchmarks/results/detect.md``).
     contamination : "auto" or float, default="auto"
@@ -116,7 +117,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     estimator_ : estimator
         The fitted clone of ``estimator`` (or of the default autoencoder);
         with ``trim_fraction > 0`` the one trained on the kept rows.
-    feature_scale_ : ndarray of shape (n_features_in_,)
+    feature_scale_ : ndarray of shape (`n_features_in_`,)
         Mean reconstruction error of each feature over the rows
         ``estimator_`` was trained on; the divisor of
         ``error="standardized"``.
@@ -169,6 +170,9 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     >>> detector.predict(X_new)
     array([ 1, -1])
     """
+
+    _doc_link_module = "skae"
+    _doc_link_template = DOC_LINK_TEMPLATE
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "reconstruction_error"]), None],
