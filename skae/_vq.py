@@ -85,10 +85,11 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     batch_size : int, default=256
         Rows per training step; the codebooks are initialised from the first
         batch.
-    max_epochs : int, default=100
+    max_epochs : int, default=300
         Maximum number of passes over the training data. Training usually
         ends earlier, when the monitored loss stops improving (see
-        ``early_stopping``).
+        ``early_stopping``); small data sets need many passes, as each is
+        only a few optimizer steps.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, then
@@ -148,7 +149,8 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     through the encoder; KMeans(K) is the reference for its error (measured
     against it, and against PCA at the same number of bits, in
     ``benchmarks/results/vq.md``). Training converges slowly on small data
-    sets (few steps per epoch): raise ``max_epochs`` there.
+    sets (few steps per epoch): if a ``ConvergenceWarning`` says
+    ``max_epochs`` ended training, raise it.
 
     See Also
     --------
@@ -210,7 +212,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         lr=1e-3,
         weight_decay=0.0,
         batch_size=256,
-        max_epochs=100,
+        max_epochs=300,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -317,7 +319,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
 
         Returns
         -------
-        X_rec : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_rec : ndarray of shape (n_samples, n_features), dtype float32
             The rows the decoder builds from the codes.
         """
         check_is_fitted(self)
@@ -370,7 +372,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
 
         Returns
         -------
-        X_q : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_q : ndarray of shape (n_samples, n_features), dtype float32
             The decoded quantized rows.
         """
         check_is_fitted(self)

@@ -38,7 +38,6 @@ SPECIFIC = {
     ("batch_size", DisentangledAutoEncoder): "windows for sequences",
     ("early_stopping", DenoisingAutoEncoder): "which losses see corrupted inputs",
     ("early_stopping", DisentangledAutoEncoder): "the monitored loss leaves out the group terms",
-    ("max_epochs", VQTransformer): "default 100: vq.md was measured so; not re-measured at 300",
     ("max_epochs", DisentangledAutoEncoder): "default 100: vc.md and disentangle.md measured so",
     ("warm_start", VQTransformer): "the codebooks are kept too",
     ("random_state", DenoisingAutoEncoder): "it also seeds the noise",
