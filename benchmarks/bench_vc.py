@@ -428,7 +428,8 @@ def write_table(args, rows, unseen_rows, code_acc, fit_s, model, n_pairs, n_unse
             )
         return "\n".join(lines)
 
-    text = f"""# Voice conversion (benchmarks/bench_vc.py)
+    title = "at the defaults" if args.defaults else "(benchmarks/bench_vc.py)"
+    text = f"""# Voice conversion {title}
 
 espeak-ng parallel corpus: {len(VOICES)} voices + 1 unseen, {args.n_sentences} sentences each,
 16 kHz, 80-bin log-mel (fmin 55 Hz, 10 ms hop); trained on the first 80% of the sentences,
