@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test bench install clean
+.PHONY: demo test docs bench install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,14 @@ demo: $(VENV)/.installed
 test: $(VENV)/.test-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The HTML site in docs/_build/html, gallery examples run; warnings are errors.
+# SKAE_DOCS_FAST=1 skips running the gallery.
+docs: $(VENV)/.installed
+	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
+
 bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/bench_speed.py
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache
+	rm -rf $(VENV) demo_output .pytest_cache docs/_build docs/api/generated docs/auto_examples docs/benchmarks

@@ -40,6 +40,11 @@ from ._validation import check_training_setup
 #: Training codes kept to fit the latent density used by ``sample``.
 _MAX_KEPT_CODES = 10_000
 
+#: The API page of an estimator, where the "?" of its HTML repr points.
+DOC_LINK_TEMPLATE = (
+    "https://skae.readthedocs.io/en/latest/api/generated/{estimator_module}.{estimator_name}.html"
+)
+
 
 @contextmanager
 def unchanged_on_error(estimator, restore=None):
@@ -71,6 +76,9 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     :meth:`_corruption` and :meth:`_summarize_training`. See
     :class:`skae.AutoEncoderTransformer` for the parameters.
     """
+
+    _doc_link_module = "skae"
+    _doc_link_template = DOC_LINK_TEMPLATE
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],

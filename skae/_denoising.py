@@ -382,7 +382,7 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
 
         Returns
         -------
-        X_clean : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_clean : ndarray of shape (n_samples, n_features), dtype float32
             Denoised rows.
         """
         check_is_fitted(self)

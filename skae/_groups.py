@@ -185,7 +185,7 @@ class GroupConversionMixin:
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_new : ndarray of shape (n_samples, n_features), dtype float32
             Rows (or sequences of frames) rendered in the chosen group(s).
         """
         check_is_fitted(self)
@@ -214,7 +214,7 @@ class GroupConversionMixin:
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_new : ndarray of shape (n_samples, n_features), dtype float32
             The converted rows (sequences).
         """
         return self.inverse_transform(self.transform(X), y_target, group_code=group_code)
@@ -282,7 +282,7 @@ class GroupConversionMixin:
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_new : ndarray of shape (n_samples, n_features), dtype float32
             Generated rows (frames).
         """
         check_is_fitted(self)

@@ -96,7 +96,7 @@ class RowTransformerMixin:
 
         Returns
         -------
-        X_rec : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_rec : ndarray of shape (n_samples, n_features), dtype float32
             Reconstructed rows.
         """
         check_is_fitted(self)
@@ -190,7 +190,7 @@ class RowTransformerMixin:
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_in_), dtype float32
+        X_new : ndarray of shape (n_samples, n_features), dtype float32
             Generated rows.
         """
         check_is_fitted(self)

@@ -73,3 +73,17 @@ def test_no_method_overrides_a_base_method_with_another_signature(estimator):
             if base is not None:
                 own, inherited = inspect.signature(member), inspect.signature(vars(base)[name])
                 assert own == inherited, f"{klass.__name__}.{name}{own} vs {base.__name__}{inherited}"
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: type(est).__name__)
+def test_html_repr_links_to_the_api_page(estimator):
+    """The "?" of the HTML repr opens the estimator's page of the API reference."""
+    from pathlib import Path
+
+    name = type(estimator).__name__
+    link = estimator._get_doc_link()
+    assert link.endswith(f"/api/generated/skae.{name}.html"), link
+    assert link in estimator._repr_html_()
+    # The page exists: docs/api/index.rst generates one per listed class.
+    api = Path(__file__).resolve().parents[1] / "docs" / "api" / "index.rst"
+    assert f"   {name}\n" in api.read_text()
