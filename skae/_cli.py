@@ -2,14 +2,18 @@
 
 ``skae detect readings.csv`` trains a standardizing
 :class:`~sklearn.pipeline.Pipeline` with :class:`skae.AEOutlierDetector` on
-the numeric columns of a CSV file and writes, for every row, its anomaly
-score, whether it is an outlier, and the column it is worst rebuilt in.
-``--save-model`` keeps the fitted pipeline (:func:`skae.save`, no pickle);
-``--model`` scores a new file with it instead of training.
+the numeric columns of a CSV (or Parquet) file and writes, for every row, its
+anomaly score, whether it is an outlier, and the column it is worst rebuilt
+in. ``--save-model`` keeps the fitted pipeline (:func:`skae.save`, no
+pickle); ``skae score MODEL FILE`` (or ``detect --model``) scores a new file
+with it instead of training. A bad file or argument ends the command with one
+line on standard error and exit status 2, never a traceback; no existing file
+is overwritten without ``--force``.
 """
 
 import argparse
 import csv
+import os
 import sys
 
 import numpy as np
@@ -47,36 +51,73 @@ def _has_header(rows):
     )
 
 
-def read_table(path):
+def _fail(message):
+    """End the command with ``message`` on standard error and exit status 2."""
+    print(f"skae: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _read_rows(path):
+    """The cells of a CSV file, or of a Parquet file (with pandas), as strings."""
+    if not os.path.isfile(path):
+        _fail(f"{path}: no such file")
+    if str(path).lower().endswith((".parquet", ".pq")):
+        try:
+            import pandas as pd
+
+            frame = pd.read_parquet(path)
+        except ImportError:
+            _fail("reading Parquet needs pandas and pyarrow: pip install pandas pyarrow")
+        except Exception as error:  # noqa: BLE001 - any reader error is one line
+            _fail(f"{path}: cannot read as Parquet ({error})")
+        header = [str(name) for name in frame.columns]
+        return [header] + [[repr(v) if isinstance(v, float) else str(v) for v in row]
+                           for row in frame.itertuples(index=False)]
+    try:
+        with open(path, newline="") as handle:
+            return [row for row in csv.reader(handle) if row]
+    except (UnicodeDecodeError, csv.Error) as error:
+        _fail(f"{path}: not a readable CSV file ({error})")
+
+
+def read_table(path, columns=None):
     """The numeric columns of a CSV file: ``(X, names, skipped)``.
 
     The first line is a header when any of its cells is not a number. A
     column with a cell that is not a number is skipped (an id, a label);
     an empty cell is an error, since detectors need every value.
+    ``columns``, if given, are the names of the columns to use.
     """
-    with open(path, newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row]
+    rows = _read_rows(path)
     if not rows:
-        raise SystemExit(f"error: {path} has no rows")
+        _fail(f"{path} has no rows")
     header = None
     if _has_header(rows):
         header, rows = rows[0], rows[1:]
     if not rows:
-        raise SystemExit(f"error: {path} has a header but no data rows")
+        _fail(f"{path} has a header but no data rows")
     width = len(header) if header else len(rows[0])
     for number, row in enumerate(rows, start=2 if header else 1):
         if len(row) != width:
-            raise SystemExit(f"error: line {number} of {path} has {len(row)} cells, not {width}")
+            _fail(f"line {number} of {path} has {len(row)} cells, not {width}")
         if any(cell.strip() == "" or cell.strip().lower() in _MISSING for cell in row):
-            raise SystemExit(
-                f"error: line {number} of {path} has an empty, NaN or infinite cell; "
+            _fail(
+                f"line {number} of {path} has an empty, NaN or infinite cell; "
                 "fill or drop missing values first"
             )
     names = header or [f"column {j + 1}" for j in range(width)]
-    numeric = [j for j in range(width) if all(_is_number(row[j]) for row in rows)]
-    skipped = [names[j] for j in range(width) if j not in numeric]
+    wanted = range(width)
+    if columns:
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            _fail(f"{path} has no column {', '.join(map(repr, unknown))}; it has {names}")
+        wanted = [names.index(c) for c in columns]
+    numeric = [j for j in wanted if all(_is_number(row[j]) for row in rows)]
+    skipped = [names[j] for j in wanted if j not in numeric]
+    if columns and skipped:
+        _fail(f"column {skipped[0]!r} of {path} is not numeric")
     if not numeric:
-        raise SystemExit(f"error: {path} has no numeric column")
+        _fail(f"{path} has no numeric column")
     X = np.array([[float(row[j]) for j in numeric] for row in rows], dtype=np.float64)
     return X, [names[j] for j in numeric], skipped
 
@@ -93,17 +134,42 @@ def _contamination(text):
     return value
 
 
+def _check_new_file(path, force):
+    """Refuse to overwrite ``path`` unless ``force``."""
+    if path and os.path.exists(path) and not force:
+        _fail(f"{path} exists; add --force to overwrite it")
+
+
+def _load_detector(path):
+    """The saved pipeline (or bare detector) at ``path``, as a pipeline."""
+    if not os.path.isfile(path):
+        _fail(f"{path}: no such model file")
+    try:
+        pipeline = load(path)
+    except (ValueError, TypeError, OSError) as error:
+        _fail(f"{path}: not a skae model file ({error})")
+    if not isinstance(pipeline, Pipeline):
+        pipeline = Pipeline([("detector", pipeline)])
+    if not isinstance(pipeline[-1], AEOutlierDetector):
+        _fail(f"{path} holds no AEOutlierDetector")
+    return pipeline
+
+
 def detect(args):
-    X, names, skipped = read_table(args.input)
+    _check_new_file(args.out, args.force)
+    _check_new_file(args.save_model, args.force)
+    pipeline = _load_detector(args.model) if args.model else None
+    X, names, skipped = read_table(args.input, args.columns)
+    say = (lambda *a: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
+    if pipeline is not None and X.shape[1] != pipeline[0].n_features_in_:
+        _fail(
+            f"the model in {args.model} was trained on {pipeline[0].n_features_in_} numeric "
+            f"columns; {args.input} has {X.shape[1]}"
+        )
     for name in skipped:
-        print(f"skipped column {name!r}: not numeric", file=sys.stderr)
-    if args.model:
-        pipeline = load(args.model)
-        if not isinstance(pipeline, Pipeline):
-            pipeline = Pipeline([("detector", pipeline)])
-        if not isinstance(pipeline[-1], AEOutlierDetector):
-            raise SystemExit(f"error: {args.model} holds no AEOutlierDetector")
-    else:
+        say(f"skipped column {name!r}: not numeric")
+    if pipeline is None:
+        say(f"training on {len(X)} rows x {len(names)} columns ...")
         detector = AEOutlierDetector(
             contamination=args.contamination, random_state=args.random_state
         )
@@ -123,15 +189,16 @@ def detect(args):
         writer = csv.writer(out)
         writer.writerow(["row", "anomaly_score", "outlier", "worst_column"])
         for i in range(len(X)):
-            writer.writerow([i + 1, f"{anomaly[i]:.6g}", int(outlier[i]), worst[i]])
+            writer.writerow([i + 1, f"{anomaly[i]:.10g}", int(outlier[i]), worst[i]])
     finally:
         if args.out:
             out.close()
-    print(
+    say(
         f"{len(X)} rows, {len(names)} numeric columns: {int(outlier.sum())} outliers "
-        f"(anomaly score above {detector.threshold_:.4g})",
-        file=sys.stderr,
+        f"({outlier.mean():.1%}; anomaly score above {detector.threshold_:.4g})"
     )
+    for i in np.argsort(anomaly)[::-1][: min(5, int(outlier.sum()))]:
+        say(f"  row {i + 1}: anomaly score {anomaly[i]:.4g}, worst rebuilt column {worst[i]!r}")
 
 
 def main(argv=None):
@@ -153,8 +220,7 @@ def main(argv=None):
         "file (or load one with --model) and write each row's anomaly score, whether it is "
         "an outlier, and the column it is worst rebuilt in.",
     )
-    find.add_argument("input", help="CSV file; a header line is optional")
-    find.add_argument("--out", help="CSV file to write (default: standard output)")
+    find.add_argument("input", help="CSV file (a header line is optional) or Parquet file")
     find.add_argument(
         "--contamination",
         type=_contamination,
@@ -164,9 +230,25 @@ def main(argv=None):
     find.add_argument("--random-state", type=int, default=0)
     find.add_argument("--save-model", help="write the fitted pipeline here (skae.save)")
     find.add_argument("--model", help="score with this saved pipeline instead of training")
+    score = sub.add_parser(
+        "score",
+        help="score the rows of a file with a saved detector",
+        description="Score the rows of a CSV or Parquet file with a pipeline saved by "
+        "'skae detect --save-model'; the file needs the numeric columns it was trained on.",
+    )
+    score.add_argument("model", help="model file written by skae detect --save-model")
+    score.add_argument("input", help="CSV or Parquet file")
+    for command in (find, score):
+        command.add_argument("--out", "--output", dest="out",
+                             help="CSV file to write (default: standard output)")
+        command.add_argument("--columns", nargs="+", help="use these columns only (by name)")
+        command.add_argument("--force", action="store_true", help="overwrite existing files")
+        command.add_argument("--quiet", action="store_true", help="print no summary")
 
     args = parser.parse_args(argv)
     if args.command == "demo":
         run_demo(args.n_components, args.out, args.random_state)
-    else:
-        detect(args)
+        return
+    if args.command == "score":
+        args.save_model = None
+    detect(args)
