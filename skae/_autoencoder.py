@@ -74,7 +74,8 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
         Seeds weight initialisation, shuffling, the validation split and
         dropout. Equal seeds give equal models on the CPU.
     verbose : int, default=0
-        Print one line per epoch when positive.
+        Print one line per epoch when positive; on a terminal, also a
+        progress bar over the batches of each epoch.
 
     Attributes
     ----------

@@ -14,6 +14,7 @@ public ``fit`` calls :meth:`BaseAutoEncoder._fit`; the row estimators take
 """
 
 import functools
+import sys
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -29,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._choices import LOSSES, OPTIMIZERS, optimizer_options, resolve_device
 from ._data import TensorData, apply_batched, as_tensor, subsample
@@ -62,6 +63,11 @@ def unchanged_on_error(estimator, restore=None):
         vars(estimator).clear()
         vars(estimator).update(before)
         raise
+
+
+def _on_terminal():
+    """Whether standard output is a terminal (a progress bar would garble a log)."""
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
 
 
 def _silent(*args, **kwargs):
@@ -299,6 +305,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 sink=print if self.verbose else _silent,
             )
             callbacks.append(("early_stopping", stopper))
+        if self.verbose and _on_terminal():
+            callbacks.append(("progress_bar", ProgressBar()))
         net.callbacks = callbacks
         net.verbose = self.verbose
         net.initialize_callbacks()

@@ -147,7 +147,8 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         Seeds weight initialisation, shuffling, the validation split and
         dropout. Equal seeds give equal models on the CPU.
     verbose : int, default=0
-        Print one line per epoch when positive.
+        Print one line per epoch when positive; on a terminal, also a
+        progress bar over the batches of each epoch.
 
     Attributes
     ----------

@@ -113,7 +113,8 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         Seeds weight initialisation, shuffling, the codebook initialisation
         and re-seeding. Equal seeds give equal codes on the CPU.
     verbose : int, default=0
-        Print one line per epoch when positive.
+        Print one line per epoch when positive; on a terminal, also a
+        progress bar over the batches of each epoch.
 
     Attributes
     ----------

@@ -97,6 +97,19 @@ def test_verbose_table_has_no_colour_codes_off_a_terminal(capsys):
     out = capsys.readouterr().out
     assert "train_loss" in out and out.count("\n") >= 3
     assert "\x1b[" not in out
+    # No progress bar either: only on a terminal.
+    assert "progress_bar" not in dict(AutoEncoderTransformer(verbose=1, **FAST).fit(X).net_.callbacks_)
+
+
+def test_progress_bar_on_a_terminal(monkeypatch):
+    from skorch.callbacks import ProgressBar
+
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    X = np.random.RandomState(0).normal(size=(60, 5)).astype(np.float32)
+    quiet = AutoEncoderTransformer(**FAST).fit(X)
+    assert "progress_bar" not in dict(quiet.net_.callbacks_)
+    ae = AutoEncoderTransformer(verbose=1, **FAST).fit(X)
+    assert isinstance(dict(ae.net_.callbacks_)["progress_bar"], ProgressBar)
 
 
 def test_duplicate_and_class_callbacks_are_named_as_skorch_does():

@@ -266,3 +266,13 @@ def test_unfitted_raises(data):
     _, X_test, _ = data
     with pytest.raises(NotFittedError):
         AEOutlierDetector().score_samples(X_test)
+
+
+def test_verbose_prints_one_line_per_fit(capsys):
+    X = np.random.RandomState(0).normal(size=(100, 4))
+    AEOutlierDetector(n_trim_steps=2, random_state=0, verbose=1).fit(X)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3, lines
+    assert "on 100 of 100 rows" in lines[0] and "on 70 of 100 rows" in lines[2]
+    AEOutlierDetector(random_state=0).fit(X)
+    assert capsys.readouterr().out == ""
