@@ -22,6 +22,7 @@ import hashlib
 import importlib
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -178,7 +179,7 @@ class _Writer:
         }
 
 
-def save(estimator, path):
+def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
     """Save a fitted (or unfitted) estimator to ``path`` without pickle.
 
     Parameters
@@ -314,7 +315,7 @@ class _Reader:
         return net
 
 
-def load(path, device=None):
+def load(path: str | os.PathLike, device: str | torch.device | None = None) -> BaseEstimator:
     """Load an estimator written by :func:`save`; nothing in the file is executed.
 
     Parameters

@@ -11,8 +11,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import Bunch, check_random_state
 
 #: Default voices: (name, espeak-ng voice+variant, pitch 0-99, words/minute).
@@ -42,7 +44,7 @@ _ENDINGS = ["before the rain began", "near the river", "on a cold morning", "aft
             "without a word", "late at night"]
 
 
-def speech_sentences(n_sentences, random_state=0):
+def speech_sentences(n_sentences: int, random_state: int = 0) -> list[str]:
     """Return ``n_sentences`` distinct programmatic English sentences."""
     rng = np.random.RandomState(random_state)
     seen, sentences = set(), []
@@ -67,7 +69,7 @@ def _espeak():
     return path
 
 
-def synthesize(text, voice, pitch, speed, sr=16000):
+def synthesize(text: str, voice: str, pitch: int, speed: int, sr: int = 16000) -> np.ndarray:
     """Speak ``text`` with espeak-ng; return float32 audio at ``sr`` Hz."""
     import librosa
     import soundfile
@@ -85,7 +87,15 @@ def synthesize(text, voice, pitch, speed, sr=16000):
     return audio.astype(np.float32)
 
 
-def log_mel(audio, sr=16000, n_mels=80, fmin=55.0, fmax=7600.0, n_fft=1024, hop_length=160):
+def log_mel(
+    audio: np.ndarray,
+    sr: int = 16000,
+    n_mels: int = 80,
+    fmin: float = 55.0,
+    fmax: float = 7600.0,
+    n_fft: int = 1024,
+    hop_length: int = 160,
+) -> np.ndarray:
     """Natural-log mel power spectrogram, frames first: (n_frames, n_mels)."""
     import librosa
 
@@ -95,7 +105,14 @@ def log_mel(audio, sr=16000, n_mels=80, fmin=55.0, fmax=7600.0, n_fft=1024, hop_
     return np.log(np.maximum(mel, 1e-5)).T.astype(np.float32)
 
 
-def mel_to_audio(log_mel_frames, sr=16000, fmin=55.0, fmax=7600.0, n_fft=1024, hop_length=160):
+def mel_to_audio(
+    log_mel_frames: np.ndarray,
+    sr: int = 16000,
+    fmin: float = 55.0,
+    fmax: float = 7600.0,
+    n_fft: int = 1024,
+    hop_length: int = 160,
+) -> np.ndarray:
     """Invert a log-mel spectrogram to audio with Griffin-Lim (librosa)."""
     import librosa
 
@@ -139,7 +156,13 @@ class GroupRenderer:
     (100, 10)
     """
 
-    def __init__(self, n_groups=8, n_content=2, n_features=10, random_state=0):
+    def __init__(
+        self,
+        n_groups: int = 8,
+        n_content: int = 2,
+        n_features: int = 10,
+        random_state: int | np.random.RandomState | None = 0,
+    ) -> None:
         rng = check_random_state(random_state)
         self.n_groups = n_groups
         self.n_content = n_content
@@ -149,12 +172,14 @@ class GroupRenderer:
         self.scale = np.exp(0.4 * u @ rng.normal(size=(2, n_features)))
         self.shift = 0.5 * u @ rng.normal(size=(2, n_features))
 
-    def content(self, shape, random_state=None):
+    def content(
+        self, shape: tuple[int, ...], random_state: int | np.random.RandomState | None = None
+    ) -> np.ndarray:
         """Draw content vectors: an array of shape ``(*shape, n_content)`` in [-1, 1]."""
         rng = check_random_state(random_state)
         return 2 * rng.beta(2, 4, size=(*shape, self.n_content)) - 1
 
-    def render(self, content, groups):
+    def render(self, content: np.ndarray, groups: ArrayLike) -> np.ndarray:
         """Rows (float32) of ``content`` in ``groups``.
 
         ``content`` is ``(n, n_content)`` with ``groups`` ``(n,)``, or
@@ -166,7 +191,12 @@ class GroupRenderer:
         rows = np.tanh(content @ self.w1) @ self.w2 * self.scale[groups] + self.shift[groups]
         return rows.astype(np.float32)
 
-    def sample(self, n_samples, groups=None, random_state=None):
+    def sample(
+        self,
+        n_samples: int,
+        groups: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Draw ``n_samples`` rows in random groups (of ``range(groups)``).
 
         Parameters
@@ -193,15 +223,15 @@ class GroupRenderer:
 
 
 def make_speech_corpus(
-    n_sentences=40,
-    voices=VOICES,
+    n_sentences: int = 40,
+    voices: Sequence[tuple[str, str, int, int]] = VOICES,
     *,
-    n_mels=80,
-    fmin=55.0,
-    sr=16000,
-    return_audio=False,
-    random_state=0,
-):
+    n_mels: int = 80,
+    fmin: float = 55.0,
+    sr: int = 16000,
+    return_audio: bool = False,
+    random_state: int = 0,
+) -> Bunch:
     """Synthesise a parallel speech corpus as log-mel spectrograms.
 
     Every voice in ``voices`` reads every one of ``n_sentences`` programmatic
