@@ -29,7 +29,7 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._choices import LOSSES, OPTIMIZERS, optimizer_options, resolve_device
@@ -63,6 +63,10 @@ def unchanged_on_error(estimator, restore=None):
         vars(estimator).clear()
         vars(estimator).update(before)
         raise
+
+
+def _weight_tensor(weight, device):
+    return None if weight is None else torch.as_tensor(weight).to(device)
 
 
 def _on_terminal():
@@ -183,7 +187,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self
 
     # -- fitting ------------------------------------------------------------
-    def _fit(self, X, y=None, *, partial):
+    def _fit(self, X, y=None, *, partial, sample_weight=None):
         """Train on ``X`` (and ``y``); the work of ``fit`` and ``partial_fit``.
 
         ``partial`` trains one epoch, keeping the network when there is one;
@@ -195,12 +199,17 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         keep = hasattr(self, "net_") and (partial or self.warm_start)
         restore = functools.partial(self.net_.restore, self.net_.snapshot()) if keep else None
         with unchanged_on_error(self, restore):
-            self._train(X, y, partial=partial, keep=keep)
+            self._train(X, y, partial=partial, keep=keep, sample_weight=sample_weight)
         return self
 
-    def _train(self, X, y, *, partial, keep):
+    def _train(self, X, y, *, partial, keep, sample_weight=None):
         X, cond = self._check_fit_data(X, y, reset=not keep)
         check_training_setup(self, X, partial)
+        weight = None
+        if sample_weight is not None:
+            weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float32, ensure_non_negative=True
+            )
         if keep:
             net = self.net_
             device = torch.device(net.device)
@@ -231,7 +240,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 cond = torch.as_tensor(cond).to(device)
             n_epochs_before = len(net.history)
             net.partial_fit(
-                TensorData(X_tensor, cond), epochs=1 if partial else self.max_epochs
+                TensorData(X_tensor, cond, _weight_tensor(weight, device)),
+                epochs=1 if partial else self.max_epochs,
             )
 
         self.net_ = net

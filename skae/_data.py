@@ -62,11 +62,14 @@ class TensorData(Dataset):
         The data, already float32 and on the training device.
     cond : torch.Tensor of shape (n_samples, ...) or None, default=None
         Per-row conditioning passed to the module as ``cond`` (e.g. group ids).
+    weight : torch.Tensor of shape (n_samples,) or None, default=None
+        Per-row weights of the loss; they travel with the target.
     """
 
-    def __init__(self, X, cond=None):
+    def __init__(self, X, cond=None, weight=None):
         self.X = X
         self.cond = cond
+        self.weight = weight
 
     def __len__(self):
         return len(self.X)
@@ -78,12 +81,14 @@ class TensorData(Dataset):
         """Return ``(inputs, target)`` for the rows in ``index``.
 
         ``inputs`` is the tensor of rows, or a dict ``{"x": rows, "cond": ...}``
-        when the data carries conditioning; the target is always the rows.
+        when the data carries conditioning; the target is the rows, or
+        ``(rows, weights)`` when the rows are weighted.
         """
         x = self.X[index]
+        target = x if self.weight is None else (x, self.weight[index])
         if self.cond is None:
-            return x, x
-        return {"x": x, "cond": self.cond[index]}, x
+            return x, target
+        return {"x": x, "cond": self.cond[index]}, target
 
     def __array__(self, dtype=None, copy=None):
         # Callbacks (e.g. a callable EpochScoring scorer) get a TensorData
@@ -93,7 +98,8 @@ class TensorData(Dataset):
     def subset(self, index):
         """Return a :class:`TensorData` holding the rows in ``index``."""
         cond = None if self.cond is None else self.cond[index]
-        return TensorData(self.X[index], cond)
+        weight = None if self.weight is None else self.weight[index]
+        return TensorData(self.X[index], cond, weight)
 
 
 class BatchIterator:

@@ -139,6 +139,23 @@ class EpochTable(PrintLog):
         return text
 
 
+def weighted_loss(criterion, y_pred, y_true, weight):
+    """``criterion`` per row, averaged with the rows' ``weight``.
+
+    Each row's loss is the mean over its entries, as the unweighted mean
+    reduction has it, so weights of one give the unweighted loss. A batch
+    whose weights are all zero counts for nothing.
+    """
+    reduction = criterion.reduction
+    criterion.reduction = "none"
+    try:
+        per_entry = criterion(y_pred, y_true)
+    finally:
+        criterion.reduction = reduction
+    per_row = per_entry.reshape(len(per_entry), -1).mean(dim=1)
+    return (weight * per_row).sum() / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)
+
+
 class ReconstructionNet(NeuralNet):
     """skorch ``NeuralNet`` that trains a module to reconstruct its input.
 
@@ -343,7 +360,10 @@ class ReconstructionNet(NeuralNet):
         aux_losses = {}
         if isinstance(y_pred, tuple):
             y_pred, aux_losses = y_pred
-        loss = self.criterion_(y_pred, y_true)
+        if isinstance(y_true, (tuple, list)):
+            loss = weighted_loss(self.criterion_, y_pred, *y_true)
+        else:
+            loss = self.criterion_(y_pred, y_true)
         for term in aux_losses.values():
             loss = loss + term
         return loss

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._autoencoder import AutoEncoderTransformer
 from ._base import DOC_LINK_TEMPLATE, unchanged_on_error
@@ -216,7 +216,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         # The autoencoder validates its own parameters when it is fitted.
         prefer_skip_nested_validation=False
     )
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the autoencoder on ``X`` and set the outlier cut.
 
         Parameters
@@ -225,6 +225,11 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             Training rows, mostly normal. Converted to float32.
         y : None
             Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Non-negative weight of each row in the autoencoder's loss and in
+            the typical per-feature errors of ``error="standardized"``. The
+            trimming and the cut rank the rows without weights. The
+            ``estimator`` must accept ``sample_weight`` in ``fit``.
 
         Returns
         -------
@@ -233,11 +238,15 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         """
         # A failed fit (or Ctrl-C) leaves the detector as it was.
         with unchanged_on_error(self):
-            self._fit(X)
+            self._fit(X, sample_weight)
         return self
 
-    def _fit(self, X):
+    def _fit(self, X, sample_weight=None):
         X = validate_data(self, X, dtype=np.float32)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         if self.estimator is None:
             template = _default_estimator(X.shape[1])
             template.set_params(verbose=max(0, self.verbose - 1))
@@ -247,13 +256,13 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             template.set_params(random_state=seed)
 
-        errors = self._fit_estimator(clone(template), X)
+        errors = self._fit_estimator(clone(template), X, sample_weight=sample_weight)
         for _ in range(self.n_trim_steps if self.trim_fraction > 0 else 0):
             # Outliers in the training rows teach the autoencoder to rebuild
             # them: train a fresh one without the rows worst rebuilt so far.
             scores = self._anomaly_score(errors)
             keep = scores <= np.quantile(scores, 1.0 - self.trim_fraction)
-            errors = self._fit_estimator(clone(template), X, keep)
+            errors = self._fit_estimator(clone(template), X, keep, sample_weight)
 
         scores = self._anomaly_score(errors)
         if self.contamination == "auto":
@@ -263,9 +272,11 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         self.offset_ = -self.threshold_
         self.decision_scores_ = scores
 
-    def _fit_estimator(self, estimator, X, keep=slice(None)):
-        """Fit ``estimator`` on the rows ``X[keep]``; set ``estimator_`` and
-        ``feature_scale_``, and return the per-entry errors of all of ``X``."""
+    def _fit_estimator(self, estimator, X, keep=slice(None), sample_weight=None):
+        """Fit ``estimator`` on the rows ``X[keep]`` (weighted); set ``estimator_``
+        and ``feature_scale_``, and return the per-entry errors of all of ``X``."""
+        weight = None if sample_weight is None else sample_weight[keep]
+        fit_params = {} if weight is None else {"sample_weight": weight}
         with warnings.catch_warnings():
             if self.estimator is None:
                 # The default trains a fixed, short budget on purpose: training
@@ -275,7 +286,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             warnings.simplefilter("error", TrainingInterruptedWarning)
             start = time.perf_counter()
             try:
-                estimator.fit(X[keep])
+                estimator.fit(X[keep], **fit_params)
             except TrainingInterruptedWarning:
                 raise KeyboardInterrupt from None
         if self.verbose:
@@ -287,8 +298,12 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         self.estimator_ = estimator
         errors = self._feature_errors(X)
         # Rows the network cannot rebuild (inf) do not set the typical error.
-        kept = errors[keep]
-        scale = np.ma.masked_invalid(kept).mean(axis=0).filled(0.0)
+        kept = np.ma.masked_invalid(errors[keep])
+        if weight is None:
+            scale = kept.mean(axis=0).filled(0.0)
+        else:
+            scale = np.ma.average(kept, axis=0, weights=np.broadcast_to(weight[:, None], kept.shape))
+            scale = scale.filled(0.0)
         # A feature rebuilt exactly everywhere (e.g. constant) must not divide
         # by zero: floor the scale at a tiny fraction of the mean scale.
         floor = max(float(scale.mean()), np.finfo(np.float32).tiny) * 1e-6

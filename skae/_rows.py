@@ -29,7 +29,7 @@ class RowTransformerMixin:
 
     # -- fitting ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the autoencoder to reconstruct ``X``.
 
         Parameters
@@ -38,16 +38,21 @@ class RowTransformerMixin:
             Training rows. Converted to float32.
         y : None
             Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Non-negative weight of each row in the reconstruction loss (each
+            batch's loss is the weighted mean of its rows' losses, also on
+            the validation rows of ``early_stopping``). None weighs rows
+            equally. Rows are still drawn uniformly into batches.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, partial=False)
+        return self._fit(X, partial=False, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """Train for one pass over the rows of ``X``, keeping earlier training.
 
         The first call initialises the network; later calls continue with the
@@ -60,13 +65,15 @@ class RowTransformerMixin:
             A batch of training rows.
         y : None
             Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Non-negative weight of each row in the reconstruction loss.
 
         Returns
         -------
         self : object
             The updated estimator.
         """
-        return self._fit(X, partial=True)
+        return self._fit(X, partial=True, sample_weight=sample_weight)
 
     # -- inference ----------------------------------------------------------
     def transform(self, X):

@@ -41,13 +41,28 @@ ESTIMATORS = [
 # difference of nearly equal numbers, which turns that into ~1e-6 relative.
 # tests/test_outlier.py::test_scores_do_not_depend_on_the_batch holds it to
 # float32 precision instead.
+#
+# check_sample_weight_equivalence_on_dense_data asks that a weight of 2 give
+# the model fitted on the row repeated twice. A network trained by
+# minibatch SGD sees another number of rows, batches and shuffles with the
+# repeated rows, so the two fits differ however the loss is weighted; the
+# weighting itself is tested in tests/test_sample_weight.py (zero weights
+# remove rows from the loss, unit weights equal no weights).
+_WEIGHTS_NOT_REPEATS = (
+    "minibatch SGD on repeated rows runs other batches than on weighted rows; "
+    "weighting is tested in tests/test_sample_weight.py"
+)
 EXPECTED_FAILED_CHECKS = {
     "AEOutlierDetector": {
         "check_methods_subset_invariance": (
             "float32 network: one-row and batched forwards differ by rounding "
             "(~1e-6 relative in the squared error), above the check's atol=1e-7"
         ),
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS,
     },
+    "AutoEncoderTransformer": {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS},
+    "DenoisingAutoEncoder": {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS},
+    "VQTransformer": {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS},
 }
 
 
