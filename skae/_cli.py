@@ -2,9 +2,9 @@
 
 ``skae detect readings.csv`` trains a standardizing
 :class:`~sklearn.pipeline.Pipeline` with :class:`skae.AEOutlierDetector` on
-the numeric columns of a CSV (or Parquet) file and writes, for every row, its
-anomaly score, whether it is an outlier, and the column it is worst rebuilt
-in. ``--save-model`` keeps the fitted pipeline (:func:`skae.save`, no
+the numeric columns of a CSV (or Parquet) file and writes the file's rows
+with three more columns: the anomaly score, whether the row is an anomaly, and
+the column it is worst rebuilt in. ``--save-model`` keeps the fitted pipeline (:func:`skae.save`, no
 pickle); ``skae score MODEL FILE`` (or ``detect --model``) scores a new file
 with it instead of training. A bad file or argument ends the command with one
 line on standard error and exit status 2, never a traceback; no existing file
@@ -88,6 +88,11 @@ def read_table(path, columns=None):
     an empty cell is an error, since detectors need every value.
     ``columns``, if given, are the names of the columns to use.
     """
+    return _read_table(path, columns)[:3]
+
+
+def _read_table(path, columns=None):
+    """:func:`read_table`, plus the file's column names and rows of cells."""
     rows = _read_rows(path)
     if not rows:
         _fail(f"{path} has no rows")
@@ -119,7 +124,7 @@ def read_table(path, columns=None):
     if not numeric:
         _fail(f"{path} has no numeric column")
     X = np.array([[float(row[j]) for j in numeric] for row in rows], dtype=np.float64)
-    return X, [names[j] for j in numeric], skipped
+    return X, [names[j] for j in numeric], skipped, names, rows
 
 
 def _contamination(text):
@@ -159,7 +164,7 @@ def detect(args):
     _check_new_file(args.out, args.force)
     _check_new_file(args.save_model, args.force)
     pipeline = _load_detector(args.model) if args.model else None
-    X, names, skipped = read_table(args.input, args.columns)
+    X, names, skipped, all_names, cells = _read_table(args.input, args.columns)
     say = (lambda *a: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
     if pipeline is not None and X.shape[1] != pipeline[0].n_features_in_:
         _fail(
@@ -187,9 +192,9 @@ def detect(args):
     out = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
         writer = csv.writer(out)
-        writer.writerow(["row", "anomaly_score", "outlier", "worst_column"])
-        for i in range(len(X)):
-            writer.writerow([i + 1, f"{anomaly[i]:.10g}", int(outlier[i]), worst[i]])
+        writer.writerow([*all_names, "anomaly_score", "is_anomaly", "worst_column"])
+        for i, row in enumerate(cells):
+            writer.writerow([*row, f"{anomaly[i]:.10g}", int(outlier[i]), worst[i]])
     finally:
         if args.out:
             out.close()
@@ -217,8 +222,8 @@ def main(argv=None):
         "detect",
         help="anomalies of the rows of a CSV file",
         description="Train an autoencoder outlier detector on the numeric columns of a CSV "
-        "file (or load one with --model) and write each row's anomaly score, whether it is "
-        "an outlier, and the column it is worst rebuilt in.",
+        "file (or load one with --model) and write its rows with their anomaly score, "
+        "whether each is an anomaly, and the column it is worst rebuilt in.",
     )
     find.add_argument("input", help="CSV file (a header line is optional) or Parquet file")
     find.add_argument(

@@ -52,8 +52,9 @@ def test_detect_flags_the_broken_row_and_names_its_column(readings, tmp_path, ca
     main(["detect", str(readings), "--out", str(out)])
     rows = scores_of(out)
     assert len(rows) == 200
+    assert list(rows[0])[:4] == ["machine", "a", "b", "total"]  # the file's own columns first
     worst = max(rows, key=lambda r: float(r["anomaly_score"]))
-    assert worst["row"] == "7" and worst["outlier"] == "1"
+    assert worst["machine"] == "m6" and worst["is_anomaly"] == "1"
     assert worst["worst_column"] == "total"
     err = capsys.readouterr().err
     assert "skipped column 'machine': not numeric" in err
@@ -70,7 +71,7 @@ def test_saved_model_scores_new_rows_the_same(readings, tmp_path):
 def test_contamination_sets_the_share_of_outliers(readings, tmp_path):
     out = tmp_path / "scores.csv"
     main(["detect", str(readings), "--out", str(out), "--contamination", "0.05"])
-    assert sum(r["outlier"] == "1" for r in scores_of(out)) == 10
+    assert sum(r["is_anomaly"] == "1" for r in scores_of(out)) == 10
 
 
 def test_bad_input_is_refused_with_a_message(tmp_path, capsys):
