@@ -33,7 +33,14 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._choices import LOSSES, OPTIMIZERS, optimizer_options, resolve_device
-from ._data import TensorData, apply_batched, as_tensor, subsample
+from ._data import (
+    TensorData,
+    apply_batched,
+    as_tensor,
+    is_file_backed,
+    stream_block_rows,
+    subsample,
+)
 from ._modules import ACTIVATIONS
 from ._net import ReconstructionNet, TrainingInterruptedWarning, set_callback_params
 from ._validation import check_training_setup
@@ -232,6 +239,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 torch.manual_seed(torch.randint(2**62, (1,), generator=net.generator).item())
             # Current parameters and rows, e.g. after set_params(noise_level=...).
             net.corruption = self._corruption(X_tensor)
+            # Rows read from a file are shuffled in blocks, read in long runs.
+            net.shuffle_block_rows = stream_block_rows(X) if is_file_backed(X) else None
             stopper = self._configure_callbacks(net, partial)
             net.validation_fraction = (
                 self.validation_fraction if self.early_stopping and not partial else None

@@ -102,6 +102,39 @@ class TensorData(Dataset):
         return TensorData(self.X[index], cond, weight)
 
 
+#: Rows of a file-backed array are shuffled in blocks of about this many bytes...
+STREAM_BLOCK_BYTES = 1 << 20
+#: ... read this many bytes of blocks at a time into memory, rows shuffled there.
+STREAM_WINDOW_BYTES = 64 << 20
+
+
+def is_file_backed(X):
+    """Whether ``X`` (or an array it views) is a ``numpy.memmap``."""
+    while X is not None:
+        if isinstance(X, np.memmap):
+            return True
+        X = getattr(X, "base", None)
+    return False
+
+
+def stream_block_rows(X):
+    """Rows per shuffling block for a file-backed array ``X`` (at least 1)."""
+    row_bytes = max(1, X[:1].nbytes)
+    return max(1, STREAM_BLOCK_BYTES // row_bytes)
+
+
+def _batch_bounds(n, size):
+    """``(start, stop)`` of the batches of ``n`` rows, ``size`` rows each.
+
+    A one-row tail joins the previous batch: batch normalisation cannot train
+    on a single row, and one row makes a noisy step anyway.
+    """
+    stops = list(range(size, n, size)) + [n]
+    if len(stops) > 1 and stops[-1] - stops[-2] == 1:
+        del stops[-2]
+    return list(zip([0] + stops[:-1], stops))
+
+
 class BatchIterator:
     """Iterate over mini-batches of a :class:`TensorData`.
 
@@ -115,36 +148,68 @@ class BatchIterator:
         Draw a new permutation of the rows at every pass.
     generator : torch.Generator or None, default=None
         Source of the permutations, for reproducible shuffling.
+    block_rows : int or None, default=None
+        Shuffle as streaming loaders do, for data read from a file: cut the
+        rows into contiguous blocks of ``block_rows``, visit the blocks in a
+        random order, read :data:`STREAM_WINDOW_BYTES` of them at a time
+        (in file order) into memory and shuffle the rows within that window.
+        The file is then read in long runs instead of one random row at a
+        time. None draws one permutation of all rows.
     """
 
-    def __init__(self, data, batch_size, *, shuffle=False, generator=None):
+    def __init__(self, data, batch_size, *, shuffle=False, generator=None, block_rows=None):
         self.data = data
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
+        self.block_rows = block_rows
 
     def __len__(self):
-        return len(self._bounds())
+        if self.shuffle and self.block_rows:
+            # Counted in file order: a pass in another order may have one
+            # batch more or less (the short last block changes windows).
+            windows = self._windows(shuffled=False)
+            return sum(len(_batch_bounds(sum(b - a for a, b in w), self.batch_size)) for w in windows)
+        return len(_batch_bounds(len(self.data), self.batch_size))
 
-    def _bounds(self):
-        # A one-row tail joins the previous batch: batch normalisation cannot
-        # train on a single row, and one row makes a noisy step anyway.
-        n, size = len(self.data), self.batch_size
-        stops = list(range(size, n, size)) + [n]
-        if len(stops) > 1 and stops[-1] - stops[-2] == 1:
-            del stops[-2]
-        return list(zip([0] + stops[:-1], stops))
+    def _windows(self, shuffled=True):
+        """Row ranges of the windows of one pass: lists of ``(start, stop)`` blocks."""
+        n, size = len(self.data), self.block_rows
+        n_blocks = -(-n // size)
+        if shuffled:
+            order = torch.randperm(n_blocks, generator=self.generator)
+        else:
+            order = torch.arange(n_blocks)
+        row_bytes = max(1, self.data.X[:1].nbytes)
+        per_window = max(1, STREAM_WINDOW_BYTES // (size * row_bytes))
+        for first in range(0, n_blocks, per_window):
+            blocks = sorted(order[first : first + per_window].tolist())
+            yield [(b * size, min(n, (b + 1) * size)) for b in blocks]
 
     def __iter__(self):
-        bounds = self._bounds()
-        if self.shuffle:
-            perm = torch.randperm(len(self.data), generator=self.generator)
-            perm = perm.to(self.data.X.device)
-            for start, stop in bounds:
-                yield self.data.batch(perm[start:stop])
-        else:
-            for start, stop in bounds:
+        if not self.shuffle:
+            for start, stop in _batch_bounds(len(self.data), self.batch_size):
                 yield self.data.batch(slice(start, stop))
+            return
+        if self.block_rows:
+            yield from self._iter_windows()
+            return
+        perm = torch.randperm(len(self.data), generator=self.generator)
+        perm = perm.to(self.data.X.device)
+        for start, stop in _batch_bounds(len(self.data), self.batch_size):
+            yield self.data.batch(perm[start:stop])
+
+    def _iter_windows(self):
+        window = None
+        for blocks in self._windows():
+            # Free the last window before reading the next: one in memory.
+            del window
+            # One sequential read per block, into memory.
+            index = torch.cat([torch.arange(start, stop) for start, stop in blocks])
+            window = self.data.subset(index.to(self.data.X.device))
+            perm = torch.randperm(len(window), generator=self.generator).to(window.X.device)
+            for start, stop in _batch_bounds(len(window), self.batch_size):
+                yield window.batch(perm[start:stop])
 
 
 def as_tensor(X):

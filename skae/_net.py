@@ -174,6 +174,10 @@ class ReconstructionNet(NeuralNet):
         CPU source of randomness for shuffling, the split and ``corruption``
         (on another device, ``corruption`` gets a generator on that device
         seeded from this one for the duration of each training call).
+    shuffle_block_rows : int or None, default=None
+        Shuffle training rows in blocks of this many rows, read a window of
+        blocks at a time (:class:`skae._data.BatchIterator`): for data read
+        from a file. None shuffles all rows at once.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
     """
@@ -186,12 +190,14 @@ class ReconstructionNet(NeuralNet):
         validation_fraction=None,
         corruption=None,
         generator=None,
+        shuffle_block_rows=None,
         **kwargs,
     ):
         super().__init__(module, criterion, train_split=None, **kwargs)
         self.validation_fraction = validation_fraction
         self.corruption = corruption
         self.generator = generator
+        self.shuffle_block_rows = shuffle_block_rows
 
     @property
     def _default_callbacks(self):
@@ -324,7 +330,11 @@ class ReconstructionNet(NeuralNet):
             chunk = items_per_chunk(dataset.X.shape, inference_batch_size(self.device))
             batch_size = max(batch_size, chunk)
         return BatchIterator(
-            dataset, batch_size, shuffle=training, generator=self.generator
+            dataset,
+            batch_size,
+            shuffle=training,
+            generator=self.generator,
+            block_rows=getattr(self, "shuffle_block_rows", None) if training else None,
         )
 
     # -- steps --------------------------------------------------------------

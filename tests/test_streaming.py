@@ -1,0 +1,118 @@
+"""Training on rows read from a file: block shuffling and anonymous memory."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from skae import AutoEncoderTransformer
+from skae import _data
+from skae._data import BatchIterator, TensorData, is_file_backed, stream_block_rows
+
+
+def test_block_shuffle_visits_every_row_once_in_bounded_windows(monkeypatch):
+    # Small blocks and windows so that 1,000 rows make many of each.
+    monkeypatch.setattr(_data, "STREAM_WINDOW_BYTES", 4 * 10 * 8 * 4)
+    X = torch.arange(1000 * 8, dtype=torch.float32).reshape(1000, 8)
+    seen_windows = []
+    original = TensorData.subset
+
+    def spy(self, index):
+        seen_windows.append(len(index))
+        return original(self, index)
+
+    monkeypatch.setattr(TensorData, "subset", spy)
+    iterator = BatchIterator(
+        TensorData(X), 32, shuffle=True, generator=torch.Generator().manual_seed(0), block_rows=10
+    )
+    batches = [x for x, _ in iterator]
+    rows = torch.cat(batches)[:, 0].long() // 8
+    assert sorted(rows.tolist()) == list(range(1000))  # each row exactly once
+    assert max(seen_windows) == 40 and len(seen_windows) == 25  # 4 blocks of 10 per window
+    assert len(batches) == len(iterator)
+    # Shuffled: not the file order, and another pass is another order.
+    assert rows.tolist() != list(range(1000))
+    again = torch.cat([x for x, _ in iterator])[:, 0].long() // 8
+    assert again.tolist() != rows.tolist()
+
+
+def test_block_shuffle_is_reproducible():
+    X = torch.randn(500, 4)
+
+    def order(seed):
+        it = BatchIterator(
+            TensorData(X), 16, shuffle=True, generator=torch.Generator().manual_seed(seed), block_rows=7
+        )
+        return torch.cat([x for x, _ in it])
+
+    assert torch.equal(order(3), order(3)) and not torch.equal(order(3), order(4))
+
+
+def test_file_backed_arrays_are_recognised(tmp_path):
+    X = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32, shape=(100, 16))
+    view = np.asarray(X)[10:]
+    assert is_file_backed(X) and is_file_backed(view) and not is_file_backed(np.ones(3))
+    assert stream_block_rows(X) == (1 << 20) // 64
+
+
+def _rss_anon_mib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="RssAnon is read from Linux's /proc")
+def test_memmap_is_fitted_and_transformed_without_loading_it(tmp_path):
+    # 2,000,000 x 32 float32: a 244 MiB file. Fitting one epoch and
+    # transforming it must not bring it into anonymous memory.
+    n, d = 2_000_000, 32
+    X = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    rng = np.random.RandomState(0)
+    projection = rng.normal(size=(2, d)).astype(np.float32)
+    for start in range(0, n, 250_000):
+        t = rng.normal(size=(250_000, 2)).astype(np.float32)
+        X[start : start + 250_000] = np.tanh(t @ projection)
+    X.flush()
+    del X
+    X = np.load(tmp_path / "big.npy", mmap_mode="r")
+    before = _rss_anon_mib()
+    ae = AutoEncoderTransformer(
+        n_components=2, hidden_layer_sizes=(16,), max_epochs=1, batch_size=4096,
+        device="cpu", random_state=0,
+    )
+    with pytest.warns(Warning):  # one epoch: max_epochs ends it
+        ae.fit(X)
+    assert ae.net_.shuffle_block_rows == stream_block_rows(X)
+    Z = ae.transform(X)
+    grown = _rss_anon_mib() - before
+    assert Z.shape == (n, 2)
+    # The file is 244 MiB; a shuffling window is 64 MiB and Z 15 MiB.
+    assert grown < 0.6 * X.nbytes / 2**20, grown
+    # And the epoch taught it something: rows are rebuilt far better than by
+    # their mean.
+    head = np.asarray(X[:20_000])
+    assert ae.reconstruction_error(head).mean() < 0.5 * head.var(axis=0).mean()
+
+
+def test_partial_fit_over_chunks_trains_as_well_as_fit():
+    # The recipe of docs/user_guide/scale.md for data that arrives in chunks
+    # (Parquet row groups, dask blocks, files): one partial_fit per chunk, the
+    # chunks visited in a new order every pass.
+    rng = np.random.RandomState(0)
+    t = rng.normal(size=(6000, 2))
+    X = np.tanh(t @ rng.normal(size=(2, 12))).astype(np.float32)
+    chunks = np.array_split(X, 12)
+    params = dict(n_components=2, hidden_layer_sizes=(32,), batch_size=64, device="cpu", random_state=0)
+
+    streamed = AutoEncoderTransformer(**params)
+    order = np.random.RandomState(1)
+    for _ in range(15):
+        for k in order.permutation(len(chunks)):
+            streamed.partial_fit(chunks[k])
+    with pytest.warns(Warning):  # 15 epochs end it
+        whole = AutoEncoderTransformer(max_epochs=15, **params).fit(X)
+    error, reference = streamed.reconstruction_error(X).mean(), whole.reconstruction_error(X).mean()
+    assert error < 1.25 * reference and error < 0.1 * X.var(axis=0).mean(), (error, reference)
