@@ -12,6 +12,7 @@ is overwritten without ``--force``.
 """
 
 import argparse
+import contextlib
 import csv
 import os
 import sys
@@ -175,10 +176,15 @@ def detect(args):
         say(f"skipped column {name!r}: not numeric")
     if pipeline is None:
         say(f"training on {len(X)} rows x {len(names)} columns ...")
+        # Progress on standard error (standard output may be the scores): a
+        # line per autoencoder fit, and on a terminal the epochs' progress bars.
+        verbose = 0 if args.quiet else 2 if sys.stderr.isatty() else 1
         detector = AEOutlierDetector(
-            contamination=args.contamination, random_state=args.random_state
+            contamination=args.contamination, random_state=args.random_state, verbose=verbose
         )
-        pipeline = make_pipeline(StandardScaler(), detector).fit(X)
+        with contextlib.redirect_stdout(sys.stderr):
+            pipeline = make_pipeline(StandardScaler(), detector).fit(X)
+        detector.set_params(verbose=0)  # a saved model stays quiet
     if args.save_model:
         save(pipeline, args.save_model)
     scaled = pipeline[:-1].transform(X) if len(pipeline) > 1 else X

@@ -56,9 +56,13 @@ def test_detect_flags_the_broken_row_and_names_its_column(readings, tmp_path, ca
     worst = max(rows, key=lambda r: float(r["anomaly_score"]))
     assert worst["machine"] == "m6" and worst["is_anomaly"] == "1"
     assert worst["worst_column"] == "total"
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert "skipped column 'machine': not numeric" in err
     assert "200 rows, 3 numeric columns" in err
+    # Progress goes to standard error: one line per autoencoder fit.
+    assert err.count("AEOutlierDetector: fitted AutoEncoderTransformer") == 3
+    assert captured.out == ""
 
 
 def test_saved_model_scores_new_rows_the_same(readings, tmp_path):
