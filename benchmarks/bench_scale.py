@@ -262,7 +262,7 @@ def _moonshot_report(big):
         return ""
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     rates = "\n".join(
-        f"| {name} | {rate / 1e3:.0f} | {rate * N_FEATURES * 4 / 2**20:.0f} |"
+        f"| {name} | {rate:,.0f} | {rate * N_FEATURES * 4 / 2**20:.2f} |"
         for name, rate in big["rates"].items()
     )
     return f"""
@@ -276,7 +276,7 @@ with {memory:.1f} GiB of memory (written in {big['write_s'] / 60:.1f} min; `cat`
 +{big['transform: anon MiB']:.0f} MiB besides its output. Batches read from the cold file for 60 s
 without training, the two shufflings:
 
-| shuffling | thousand rows/s | MiB/s |
+| shuffling | rows/s | MiB/s |
 |---|---:|---:|
 {rates}
 """
