@@ -95,6 +95,17 @@ class TensorData(Dataset):
         # where the user gave an array: let numpy see its rows.
         return np.asarray(self.X.detach().cpu().numpy(), dtype=dtype)
 
+    def concat_ranges(self, ranges):
+        """Return a :class:`TensorData` of the rows ``start:stop`` of each of ``ranges``.
+
+        Each range is copied as one slice: a sequential read for file-backed rows.
+        """
+
+        def cat(tensor):
+            return None if tensor is None else torch.cat([tensor[a:b] for a, b in ranges])
+
+        return TensorData(cat(self.X), cat(self.cond), cat(self.weight))
+
     def subset(self, index):
         """Return a :class:`TensorData` holding the rows in ``index``."""
         cond = None if self.cond is None else self.cond[index]
@@ -205,8 +216,7 @@ class BatchIterator:
             # Free the last window before reading the next: one in memory.
             del window
             # One sequential read per block, into memory.
-            index = torch.cat([torch.arange(start, stop) for start, stop in blocks])
-            window = self.data.subset(index.to(self.data.X.device))
+            window = self.data.concat_ranges(blocks)
             perm = torch.randperm(len(window), generator=self.generator).to(window.X.device)
             for start, stop in _batch_bounds(len(window), self.batch_size):
                 yield window.batch(perm[start:stop])
