@@ -1,8 +1,59 @@
-"""The plain autoencoder transformer."""
+"""The plain autoencoder transformer, with an MLP or the user's own networks."""
+
+import copy
+
+import torch
+from torch import nn
 
 from ._base import BaseAutoEncoder
-from ._modules import AutoEncoder
+from ._modules import AutoEncoder, EncoderDecoder
 from ._rows import RowTransformerMixin
+
+
+def _network(spec, n_in, n_out, name):
+    """A fresh module from ``spec``: a module (copied) or ``spec(n_in, n_out)``."""
+    if isinstance(spec, nn.Module):
+        return copy.deepcopy(spec)
+    if callable(spec):
+        module = spec(n_in, n_out)
+        if isinstance(module, nn.Module):
+            return module
+        raise TypeError(f"{name}({n_in}, {n_out}) must return a torch.nn.Module, got {module!r}.")
+    raise TypeError(
+        f"{name} must be None, a torch.nn.Module or a callable returning one, got {spec!r}."
+    )
+
+
+def _check_shapes(module, n_features, n_components):
+    """Run two rows of zeros through a user's pair; say clearly what does not fit."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            z = _checked_call(
+                module.encode, torch.zeros(2, n_features), (2, n_components),
+                f"encoder must map rows (n, {n_features}) to codes (n, n_components={n_components})",
+                f"encoder cannot take rows of {n_features} features",
+            )
+            _checked_call(
+                module.decode, z, (2, n_features),
+                f"decoder must map codes (n, {n_components}) back to rows (n, {n_features})",
+                f"decoder cannot take codes of width {n_components}",
+            )
+    finally:
+        module.train(was_training)
+
+
+def _checked_call(half, x, shape, must, cannot):
+    """``half(x)``, or a ValueError saying ``must``/``cannot`` when it fails or misfits."""
+    try:
+        out = half(x)
+    except Exception as error:
+        raise ValueError(f"{cannot}: {error}") from error
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"{must}, got {got} for n=2.")
+    return out
 
 
 class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
@@ -20,6 +71,21 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
     ----------
     n_components : int, default=2
         Width of the latent code.
+    encoder : torch.nn.Module, callable or None, default=None
+        Your own encoder instead of the MLP (give ``decoder`` too). A module
+        is copied at each fit, so the parameter stays untrained and the
+        estimator clones; a callable (a module class, a function) is called
+        as ``encoder(n_features, n_components)`` at fit, so the network fits
+        the data's width. It must map ``(n, n_features)`` to ``(n,
+        n_components)``; fit checks the pair on two rows first.
+        ``hidden_layer_sizes``, ``activation``, ``dropout`` and
+        ``batch_norm`` are then unused. Models with your networks pickle when
+        their classes are importable; :func:`skae.save` refuses them (it
+        loads no code).
+    decoder : torch.nn.Module, callable or None, default=None
+        Your own decoder, given with ``encoder``: a module, or a callable
+        called as ``decoder(n_components, n_features)``. It must map ``(n,
+        n_components)`` back to ``(n, n_features)``.
     hidden_layer_sizes : tuple of int, default=(128, 64)
         Hidden widths of the encoder from the input towards the code; the
         decoder uses them in reverse. ``()`` with ``activation="identity"`` is
@@ -120,7 +186,75 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
     (100, 6)
     """
 
+    _parameter_constraints: dict = {
+        **BaseAutoEncoder._parameter_constraints,
+        "encoder": [nn.Module, callable, None],
+        "decoder": [nn.Module, callable, None],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        encoder=None,
+        decoder=None,
+        hidden_layer_sizes=(128, 64),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        loss="mse",
+        optimizer="adam",
+        optimizer_kwargs=None,
+        lr=1e-3,
+        weight_decay=0.0,
+        batch_size=256,
+        max_epochs=300,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        device="auto",
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            loss=loss,
+            optimizer=optimizer,
+            optimizer_kwargs=optimizer_kwargs,
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            warm_start=warm_start,
+            device=device,
+            callbacks=callbacks,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.encoder = encoder
+        self.decoder = decoder
+
     def _build_module(self, n_features):
+        if (self.encoder is None) != (self.decoder is None):
+            raise ValueError("Give both encoder and decoder, or neither (the MLP).")
+        if self.encoder is not None:
+            module = EncoderDecoder(
+                _network(self.encoder, n_features, self.n_components, "encoder"),
+                _network(self.decoder, self.n_components, n_features, "decoder"),
+            )
+            _check_shapes(module, n_features, self.n_components)
+            return module
         return AutoEncoder(
             n_features,
             self.n_components,

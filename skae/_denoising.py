@@ -186,6 +186,21 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
         deviation for ``"gaussian"`` (>= 0), the probability that an entry is
         corrupted for ``"masking"`` and ``"swap"`` (in [0, 1]). 0 trains a
         plain autoencoder.
+    encoder : torch.nn.Module, callable or None, default=None
+        Your own encoder instead of the MLP (give ``decoder`` too). A module
+        is copied at each fit, so the parameter stays untrained and the
+        estimator clones; a callable (a module class, a function) is called
+        as ``encoder(n_features, n_components)`` at fit, so the network fits
+        the data's width. It must map ``(n, n_features)`` to ``(n,
+        n_components)``; fit checks the pair on two rows first.
+        ``hidden_layer_sizes``, ``activation``, ``dropout`` and
+        ``batch_norm`` are then unused. Models with your networks pickle when
+        their classes are importable; :func:`skae.save` refuses them (it
+        loads no code).
+    decoder : torch.nn.Module, callable or None, default=None
+        Your own decoder, given with ``encoder``: a module, or a callable
+        called as ``decoder(n_components, n_features)``. It must map ``(n,
+        n_components)`` back to ``(n, n_features)``.
     hidden_layer_sizes : tuple of int, default=(128, 64)
         Hidden widths of the encoder from the input towards the code; the
         decoder uses them in reverse.
@@ -302,6 +317,8 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
         *,
         noise="gaussian",
         noise_level=0.1,
+        encoder=None,
+        decoder=None,
         hidden_layer_sizes=(128, 64),
         activation="relu",
         dropout=0.0,
@@ -325,6 +342,8 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
     ):
         super().__init__(
             n_components,
+            encoder=encoder,
+            decoder=decoder,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
             dropout=dropout,

@@ -128,7 +128,39 @@ def mirrored_mlps(
     return encoder, decoder
 
 
-class AutoEncoder(nn.Module):
+class EncoderDecoder(nn.Module):
+    """An encoder and a decoder as one autoencoder module.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Maps a batch of rows to codes.
+    decoder : torch.nn.Module
+        Maps a batch of codes back to rows.
+
+    Shape
+    -----
+    - Input: ``(batch, n_features)``
+    - Code: whatever ``encoder`` returns
+    - Output: whatever ``decoder`` returns
+    """
+
+    def __init__(self, encoder, decoder):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def decode(self, z):
+        return self.decoder(z)
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+
+class AutoEncoder(EncoderDecoder):
     """Encoder and decoder MLPs around a latent code.
 
     The decoder mirrors the encoder's hidden sizes.
@@ -168,22 +200,14 @@ class AutoEncoder(nn.Module):
         batch_norm=False,
         output_activation=None,
     ):
-        super().__init__()
-        self.encoder, self.decoder = mirrored_mlps(
-            n_features,
-            hidden_sizes,
-            n_components,
-            output_activation=output_activation,
-            activation=activation,
-            dropout=dropout,
-            batch_norm=batch_norm,
+        super().__init__(
+            *mirrored_mlps(
+                n_features,
+                hidden_sizes,
+                n_components,
+                output_activation=output_activation,
+                activation=activation,
+                dropout=dropout,
+                batch_norm=batch_norm,
+            )
         )
-
-    def encode(self, x):
-        return self.encoder(x)  # (batch, n_components)
-
-    def decode(self, z):
-        return self.decoder(z)  # (batch, n_features)
-
-    def forward(self, x):
-        return self.decode(self.encode(x))

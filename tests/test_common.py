@@ -4,6 +4,7 @@ import inspect
 import warnings
 
 import pytest
+import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -18,8 +19,17 @@ from skae import (
 # Small and fast: the checks fit dozens of times on tiny data.
 FAST = dict(max_epochs=5, hidden_layer_sizes=(8,), device="cpu")
 
+
+class UserNetwork(torch.nn.Sequential):
+    """A user's encoder or decoder class, built for the data's width at fit."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__(torch.nn.Linear(n_in, 8), torch.nn.ReLU(), torch.nn.Linear(8, n_out))
+
+
 ESTIMATORS = [
     AutoEncoderTransformer(**FAST),
+    AutoEncoderTransformer(encoder=UserNetwork, decoder=UserNetwork, max_epochs=5, device="cpu"),
     AEOutlierDetector(estimator=AutoEncoderTransformer(**FAST)),
     DenoisingAutoEncoder(**FAST),
     DenoisingAutoEncoder(noise="masking", noise_level=0.3, **FAST),
