@@ -275,6 +275,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     def _fit_estimator(self, estimator, X, keep=slice(None), sample_weight=None):
         """Fit ``estimator`` on the rows ``X[keep]`` (weighted); set ``estimator_``
         and ``feature_scale_``, and return the per-entry errors of all of ``X``."""
+        X_fit = X[keep]
         weight = None if sample_weight is None else sample_weight[keep]
         fit_params = {} if weight is None else {"sample_weight": weight}
         with warnings.catch_warnings():
@@ -286,24 +287,20 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             warnings.simplefilter("error", TrainingInterruptedWarning)
             start = time.perf_counter()
             try:
-                estimator.fit(X[keep], **fit_params)
+                estimator.fit(X_fit, **fit_params)
             except TrainingInterruptedWarning:
                 raise KeyboardInterrupt from None
         if self.verbose:
-            n_rows = len(X[keep])
             print(
-                f"{type(self).__name__}: fitted {type(estimator).__name__} on {n_rows} "
+                f"{type(self).__name__}: fitted {type(estimator).__name__} on {len(X_fit)} "
                 f"of {len(X)} rows in {time.perf_counter() - start:.1f} s"
             )
         self.estimator_ = estimator
         errors = self._feature_errors(X)
         # Rows the network cannot rebuild (inf) do not set the typical error.
         kept = np.ma.masked_invalid(errors[keep])
-        if weight is None:
-            scale = kept.mean(axis=0).filled(0.0)
-        else:
-            scale = np.ma.average(kept, axis=0, weights=np.broadcast_to(weight[:, None], kept.shape))
-            scale = scale.filled(0.0)
+        weights = None if weight is None else np.broadcast_to(weight[:, None], kept.shape)
+        scale = np.ma.average(kept, axis=0, weights=weights).filled(0.0)
         # A feature rebuilt exactly everywhere (e.g. constant) must not divide
         # by zero: floor the scale at a tiny fraction of the mean scale.
         floor = max(float(scale.mean()), np.finfo(np.float32).tiny) * 1e-6
