@@ -14,7 +14,6 @@ public ``fit`` calls :meth:`BaseAutoEncoder._fit`; the row estimators take
 """
 
 import functools
-import sys
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -42,7 +41,12 @@ from ._data import (
     subsample,
 )
 from ._modules import ACTIVATIONS
-from ._net import ReconstructionNet, TrainingInterruptedWarning, set_callback_params
+from ._net import (
+    ReconstructionNet,
+    TrainingInterruptedWarning,
+    on_terminal,
+    set_callback_params,
+)
 from ._validation import check_training_setup
 
 #: Training codes kept to fit the latent density used by ``sample``.
@@ -74,11 +78,6 @@ def unchanged_on_error(estimator, restore=None):
 
 def _weight_tensor(weight, device):
     return None if weight is None else torch.as_tensor(weight).to(device)
-
-
-def _on_terminal():
-    """Whether standard output is a terminal (a progress bar would garble a log)."""
-    return bool(getattr(sys.stdout, "isatty", lambda: False)())
 
 
 def _silent(*args, **kwargs):
@@ -324,7 +323,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 sink=print if self.verbose else _silent,
             )
             callbacks.append(("early_stopping", stopper))
-        if self.verbose and _on_terminal():
+        if self.verbose and on_terminal():
             callbacks.append(("progress_bar", ProgressBar()))
         net.callbacks = callbacks
         net.verbose = self.verbose

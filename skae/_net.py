@@ -122,6 +122,11 @@ class DivergenceGuard(Callback):
             )
 
 
+def on_terminal():
+    """Whether standard output is a terminal (colour and progress bars garble logs)."""
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
+
+
 class EpochTable(PrintLog):
     """skorch's per-epoch table, with colour only when printing to a terminal.
 
@@ -133,7 +138,7 @@ class EpochTable(PrintLog):
 
     def format_row(self, row, key, color):
         text = super().format_row(row, key, color)
-        terminal = self.sink is print and getattr(sys.stdout, "isatty", lambda: False)()
+        terminal = self.sink is print and on_terminal()
         if isinstance(text, str) and not terminal:
             text = self._ANSI.sub("", text)
         return text
