@@ -138,35 +138,35 @@ def _skae(seed, **params):
     return _Sklearn(AEOutlierDetector(random_state=seed, **params))
 
 
-class _SkaeDenoising(_Sklearn):
-    """AEOutlierDetector around a DenoisingAutoEncoder of the default's size."""
+class _SkaeAround(_Sklearn):
+    """AEOutlierDetector around ``make(default)``, a variant of the default autoencoder.
 
-    def __init__(self, seed):
+    The default is built for the data's width at fit, as the detector does.
+    """
+
+    def __init__(self, seed, make):
         self.seed = seed
-
-    def fit(self, X):
-        from skae import AEOutlierDetector, DenoisingAutoEncoder
-        from skae._outlier import _default_estimator
-
-        default = _default_estimator(X.shape[1]).get_params()
-        dae = DenoisingAutoEncoder(noise="masking", noise_level=0.2, **default)
-        self.estimator = AEOutlierDetector(dae, random_state=self.seed).fit(X)
-        return self
-
-
-class _SkaeBefore(_Sklearn):
-    """The default detector as it trained before 2026-11-27: batches of 32 at lr 1e-3."""
-
-    def __init__(self, seed):
-        self.seed = seed
+        self.make = make
 
     def fit(self, X):
         from skae import AEOutlierDetector
         from skae._outlier import _default_estimator
 
-        before = _default_estimator(X.shape[1]).set_params(batch_size=32, lr=1e-3)
-        self.estimator = AEOutlierDetector(before, random_state=self.seed).fit(X)
+        estimator = self.make(_default_estimator(X.shape[1]))
+        self.estimator = AEOutlierDetector(estimator, random_state=self.seed).fit(X)
         return self
+
+
+def _denoising(default):
+    """A DenoisingAutoEncoder of the default's size."""
+    from skae import DenoisingAutoEncoder
+
+    return DenoisingAutoEncoder(noise="masking", noise_level=0.2, **default.get_params())
+
+
+def _before(default):
+    """The default as it trained before 2026-11-27: batches of 32 at lr 1e-3."""
+    return default.set_params(batch_size=32, lr=1e-3)
 
 
 def _pyod_ae(seed):
@@ -197,8 +197,8 @@ class _PyODDeepSVDD(_PyOD):
 METHODS = {
     "skae AEOutlierDetector": _skae,
     "skae, trim_fraction=0": lambda seed: _skae(seed, trim_fraction=0.0),
-    "skae, DenoisingAutoEncoder": _SkaeDenoising,
-    "skae, batches of 32 at lr 1e-3 (before)": _SkaeBefore,
+    "skae, DenoisingAutoEncoder": lambda seed: _SkaeAround(seed, _denoising),
+    "skae, batches of 32 at lr 1e-3 (before)": lambda seed: _SkaeAround(seed, _before),
     "PyOD AutoEncoder": _pyod_ae,
     "PyOD VAE": _pyod_vae,
     "PyOD DeepSVDD": _PyODDeepSVDD,
