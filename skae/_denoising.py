@@ -3,8 +3,7 @@
 The estimator is :class:`skae.AutoEncoderTransformer` plus a batch corruption
 handed to the training engine (:class:`skae._net.ReconstructionNet`), which
 applies it to the input of every training batch, never to the target and never
-at validation or inference. The corruptions are small module-level classes
-holding per-feature statistics as tensors, so fitted estimators pickle.
+at validation or inference. The corruptions are in :mod:`skae._noise`.
 """
 
 from numbers import Real
@@ -15,131 +14,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import AutoEncoderTransformer
-
-NOISES = ("gaussian", "masking", "swap")
-
-
-# -- corruptions -----------------------------------------------------------
-class _FeatureNoise:
-    """Base of the built-in corruptions: per-feature tensors, pickled on CPU.
-
-    Subclasses store their statistics in ``self.stats`` (a dict of tensors of
-    shape ``(n_features,)``) and implement ``__call__(x, generator)``. Nothing
-    is written into ``x``: it may share memory with the target and with the
-    user's array.
-    """
-
-    def __init__(self, noise_level, stats):
-        self.noise_level = float(noise_level)
-        self.stats = stats
-
-    def _stat(self, name, x):
-        stat = self.stats[name]
-        if stat.device != x.device:
-            # Only after unpickling or a device change; then kept there.
-            stat = self.stats[name] = stat.to(x.device)
-        return stat
-
-    def __getstate__(self):
-        # Tensors on an accelerator would not unpickle on a CPU-only machine.
-        state = self.__dict__.copy()
-        state["stats"] = {name: t.cpu() for name, t in self.stats.items()}
-        return state
-
-    def __repr__(self):
-        return f"{type(self).__name__}(noise_level={self.noise_level})"
+# Also where models pickled before the corruptions moved look for them.
+from ._noise import NOISES, CallableNoise, GaussianNoise, MaskingNoise, SwapNoise
 
 
-class GaussianNoise(_FeatureNoise):
-    """Add ``N(0, (noise_level * std_j)^2)`` to every entry of feature ``j``.
-
-    Parameters
-    ----------
-    noise_level : float
-        Noise standard deviation as a multiple of each feature's spread.
-    std : torch.Tensor of shape (n_features,)
-        Per-feature standard deviation of the training rows.
-    """
-
-    def __init__(self, noise_level, std):
-        super().__init__(noise_level, {"std": std})
-
-    def __call__(self, x, generator):
-        scale = self.noise_level * self._stat("std", x)  # (n_features,)
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return x + noise * scale
-
-
-class MaskingNoise(_FeatureNoise):
-    """Set each entry, with probability ``noise_level``, to its feature's mean.
-
-    Parameters
-    ----------
-    noise_level : float
-        Probability, in [0, 1], that an entry is masked.
-    mean : torch.Tensor of shape (n_features,)
-        Per-feature mean of the training rows.
-    """
-
-    def __init__(self, noise_level, mean):
-        super().__init__(noise_level, {"mean": mean})
-
-    def __call__(self, x, generator):
-        mask = torch.rand(x.shape, generator=generator, device=x.device) < self.noise_level
-        return torch.where(mask, self._stat("mean", x), x)
-
-
-class SwapNoise(_FeatureNoise):
-    """Replace each entry, with probability ``noise_level``, by the same
-    feature's value in another row of the batch, drawn at random.
-
-    A batch of one row is returned unchanged (there is no other row).
-
-    Parameters
-    ----------
-    noise_level : float
-        Probability, in [0, 1], that an entry is swapped.
-    """
-
-    def __init__(self, noise_level):
-        super().__init__(noise_level, {})
-
-    def __call__(self, x, generator):
-        n_rows = x.shape[0]
-        if n_rows < 2:
-            return x
-        mask = torch.rand(x.shape, generator=generator, device=x.device) < self.noise_level
-        # An offset in [1, n_rows) never picks the row itself.
-        offset = torch.randint(1, n_rows, x.shape, generator=generator, device=x.device)
-        donors = (torch.arange(n_rows, device=x.device)[:, None] + offset) % n_rows
-        return torch.where(mask, torch.gather(x, 0, donors), x)
-
-
-class CallableNoise:
-    """Run a user's ``f(x, generator) -> x_tilde`` on a copy of the batch.
-
-    The copy lets ``f`` work in place without touching the target; the result
-    is checked to be a tensor of the batch's shape.
-    """
-
-    def __init__(self, func):
-        self.func = func
-
-    def __call__(self, x, generator):
-        x_tilde = self.func(x.clone(), generator)
-        if not isinstance(x_tilde, torch.Tensor) or x_tilde.shape != x.shape:
-            got = tuple(x_tilde.shape) if isinstance(x_tilde, torch.Tensor) else type(x_tilde)
-            raise ValueError(
-                f"noise={self.func!r} must return a tensor of the batch's shape "
-                f"{tuple(x.shape)}, got {got}."
-            )
-        return x_tilde.to(x.dtype)
-
-    def __repr__(self):
-        return f"CallableNoise({self.func!r})"
-
-
-# -- estimator -------------------------------------------------------------
 class DenoisingAutoEncoder(AutoEncoderTransformer):
     """Autoencoder trained to rebuild clean rows from corrupted ones.
 
