@@ -31,7 +31,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
-from ._choices import LOSSES, OPTIMIZERS, optimizer_options, resolve_device
+from ._choices import (
+    LOSSES,
+    OPTIMIZERS,
+    PRECISIONS,
+    in_precision,
+    optimizer_options,
+    resolve_device,
+)
 from ._data import (
     TensorData,
     apply_batched,
@@ -39,6 +46,7 @@ from ._data import (
     is_file_backed,
     stream_block_rows,
     subsample,
+    training_rows,
 )
 from ._modules import ACTIVATIONS
 from ._net import (
@@ -115,6 +123,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "device": [str, torch.device],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "compile": ["boolean"],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -141,6 +151,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tol=1e-4,
         warm_start=False,
         device="auto",
+        precision="fp32",
+        compile=False,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -163,6 +175,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.tol = tol
         self.warm_start = warm_start
         self.device = device
+        self.precision = precision
+        self.compile = compile
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
@@ -224,11 +238,14 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
             net.set_optimizer(optimizer, options, self.lr)
             net.batch_size = self.batch_size
+            net.precision = self.precision
+            net.compile_forward = self.compile
         else:
             device = resolve_device(self.device)
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             net = None
-        X_tensor = as_tensor(X).to(device)
+        # On the device once when the rows fit there, else batch by batch.
+        X_tensor = training_rows(as_tensor(X), device)
         with torch.random.fork_rng(devices=self._rng_devices(device)):
             if net is None:
                 torch.manual_seed(seed)
@@ -245,10 +262,12 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 self.validation_fraction if self.early_stopping and not partial else None
             )
             if cond is not None:
-                cond = torch.as_tensor(cond).to(device)
+                cond = torch.as_tensor(cond).to(X_tensor.device)
             n_epochs_before = len(net.history)
             net.partial_fit(
-                TensorData(X_tensor, cond, _weight_tensor(weight, device)),
+                TensorData(
+                    X_tensor, cond, _weight_tensor(weight, X_tensor.device), device=device
+                ),
                 epochs=1 if partial else self.max_epochs,
             )
 
@@ -301,6 +320,8 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             max_epochs=self.max_epochs,
             generator=torch.Generator().manual_seed(int(seed)),
             device=str(device),
+            precision=self.precision,
+            compile_forward=self.compile,
             verbose=self.verbose,
             # Filled per training call by _configure_callbacks.
             callbacks=[],
@@ -404,6 +425,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         unless ``check_finite=False`` (reconstruction errors are inf there).
         """
         self.net_.module_.eval()
+        fn = in_precision(fn, self.device_, self.net_.precision)
         return apply_batched(fn, X, self.device_, cond=cond, check_finite=check_finite)
 
     def _encode(self, X):

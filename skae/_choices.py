@@ -35,6 +35,33 @@ def entry_losses(loss, x_hat, x):
     return errors.masked_fill(errors.isnan(), float("inf"))
 
 
+#: Arithmetic of the network's forward pass, by the names the estimators
+#: accept: None is float32 throughout; otherwise the dtype that
+#: ``torch.autocast`` runs matrix products in (weights, optimizer state and
+#: losses stay float32).
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device, precision):
+    """Context manager running the forward pass in ``precision`` on ``device``."""
+    dtype = PRECISIONS[precision]
+    device_type = torch.device(device).type
+    return torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)
+
+
+def in_precision(fn, device, precision):
+    """``fn`` run in ``precision`` on ``device``, floating outputs as float32."""
+    if PRECISIONS[precision] is None:
+        return fn
+
+    def run(*args):
+        with autocast(device, precision):
+            out = fn(*args)
+        return out.float() if out.is_floating_point() else out
+
+    return run
+
+
 #: Device types a model can live on, and whether this machine has each.
 DEVICE_AVAILABLE = {
     "cpu": lambda: True,

@@ -53,23 +53,71 @@ def subsample(X, max_rows, seed=0):
     return X[np.sort(rng.choice(len(X), max_rows, replace=False))]
 
 
+#: Training rows are copied to an accelerator once when they take at most
+#: this share of its free memory; larger data stays in host memory and each
+#: batch is copied as it is needed.
+DEVICE_DATA_FRACTION = 0.5
+
+
+def training_rows(X, device):
+    """Where the training tensor ``X`` (on the CPU) is kept for ``device``.
+
+    On the CPU it is ``X`` itself. On a CUDA device it is a copy there when
+    it fits in :data:`DEVICE_DATA_FRACTION` of the free memory (one copy per
+    fit instead of one per batch), else ``X``: batches are then gathered into
+    pinned memory and copied without blocking (see :class:`TensorData`).
+    Other accelerators get the copy.
+    """
+    device = torch.device(device)
+    if device.type == "cpu":
+        return X
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if X.nbytes > DEVICE_DATA_FRACTION * free:
+            return X
+    return X.to(device)
+
+
+def _to_device(tensor, index, device):
+    """``tensor[index]`` (a CPU tensor) copied to ``device`` through pinned memory.
+
+    The rows are gathered straight into a page-locked buffer, so the copy to
+    the device does not block the host; torch's pinned-memory allocator
+    keeps the buffer until the copy is done.
+    """
+    if isinstance(index, slice):
+        rows = tensor[index]
+        buffer = torch.empty(rows.shape, dtype=rows.dtype, pin_memory=True)
+        buffer.copy_(rows)
+    else:
+        shape = (len(index),) + tuple(tensor.shape[1:])
+        buffer = torch.empty(shape, dtype=tensor.dtype, pin_memory=True)
+        torch.index_select(tensor, 0, index, out=buffer)
+    return buffer.to(device, non_blocking=True)
+
+
 class TensorData(Dataset):
     """Rows of ``X`` (and optional per-row conditioning ``cond``) as tensors.
 
     Parameters
     ----------
     X : torch.Tensor of shape (n_samples, n_features)
-        The data, already float32 and on the training device.
+        The data, float32, on the training device or, for data too large for
+        it, on the CPU (see :func:`training_rows`).
     cond : torch.Tensor of shape (n_samples, ...) or None, default=None
         Per-row conditioning passed to the module as ``cond`` (e.g. group ids).
     weight : torch.Tensor of shape (n_samples,) or None, default=None
         Per-row weights of the loss; they travel with the target.
+    device : str or torch.device or None, default=None
+        Where batches are used. Batches of tensors held elsewhere (on the
+        CPU) are copied there one by one; None is ``X``'s device.
     """
 
-    def __init__(self, X, cond=None, weight=None):
+    def __init__(self, X, cond=None, weight=None, device=None):
         self.X = X
         self.cond = cond
         self.weight = weight
+        self.device = X.device if device is None else torch.device(device)
 
     def __len__(self):
         return len(self.X)
@@ -84,11 +132,31 @@ class TensorData(Dataset):
         when the data carries conditioning; the target is the rows, or
         ``(rows, weights)`` when the rows are weighted.
         """
-        x = self.X[index]
-        target = x if self.weight is None else (x, self.weight[index])
+        take = self._take
+        x = take(self.X, index)
+        target = x if self.weight is None else (x, take(self.weight, index))
         if self.cond is None:
             return x, target
-        return {"x": x, "cond": self.cond[index]}, target
+        return {"x": x, "cond": take(self.cond, index)}, target
+
+    def _take(self, tensor, index):
+        if tensor.device == self.device:
+            return tensor[index]
+        if isinstance(index, torch.Tensor):
+            index = index.to(tensor.device)
+        if tensor.device.type == "cpu" and self.device.type == "cuda":
+            return _to_device(tensor, index, self.device)
+        return tensor[index].to(self.device)
+
+    def to_device(self):
+        """Return this data with every tensor on :attr:`device` (one copy each)."""
+        if self.X.device == self.device:
+            return self
+
+        def move(tensor):
+            return None if tensor is None else tensor.to(self.device)
+
+        return TensorData(move(self.X), move(self.cond), move(self.weight), self.device)
 
     def __array__(self, dtype=None, copy=None):
         # Callbacks (e.g. a callable EpochScoring scorer) get a TensorData
@@ -104,13 +172,16 @@ class TensorData(Dataset):
         def cat(tensor):
             return None if tensor is None else torch.cat([tensor[a:b] for a, b in ranges])
 
-        return TensorData(cat(self.X), cat(self.cond), cat(self.weight))
+        return TensorData(cat(self.X), cat(self.cond), cat(self.weight), self.device)
 
     def subset(self, index):
-        """Return a :class:`TensorData` holding the rows in ``index``."""
+        """Return a :class:`TensorData` holding the rows in ``index``.
+
+        ``index`` is on the device of the tensors (the rows stay where they are).
+        """
         cond = None if self.cond is None else self.cond[index]
         weight = None if self.weight is None else self.weight[index]
-        return TensorData(self.X[index], cond, weight)
+        return TensorData(self.X[index], cond, weight, self.device)
 
 
 #: Rows of a file-backed array are shuffled in blocks of about this many bytes...
@@ -215,8 +286,9 @@ class BatchIterator:
         for blocks in self._windows():
             # Free the last window before reading the next: one in memory.
             del window
-            # One sequential read per block, into memory.
-            window = self.data.concat_ranges(blocks)
+            # One sequential read per block, into memory (and one copy of
+            # the window to the device, not one per batch).
+            window = self.data.concat_ranges(blocks).to_device()
             perm = torch.randperm(len(window), generator=self.generator).to(window.X.device)
             for start, stop in _batch_bounds(len(window), self.batch_size):
                 yield window.batch(perm[start:stop])

@@ -127,6 +127,16 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
     device : str or torch.device, default="auto"
         Torch device to train and infer on; ``"auto"`` is ``"cuda"`` when
         available, else ``"cpu"``.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Arithmetic of the network's forward pass, in training and inference:
+        ``"bf16"`` and ``"fp16"`` run it in half precision through
+        ``torch.autocast`` (weights, optimizer state and losses stay float32;
+        ``"fp16"`` also scales the loss), faster on GPUs with tensor cores.
+        Outputs are float32 either way.
+    compile : bool, default=False
+        Train through ``torch.compile(module)``: faster steps on a GPU after a
+        compilation of seconds to a minute at the first training call; the
+        saved model and inference use the module itself.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks, e.g. ``skorch.callbacks.LRScheduler``.
     random_state : int, RandomState instance or None, default=None
@@ -214,6 +224,8 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
         tol=1e-4,
         warm_start=False,
         device="auto",
+        precision="fp32",
+        compile=False,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -239,6 +251,8 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
             tol=tol,
             warm_start=warm_start,
             device=device,
+            precision=precision,
+            compile=compile,
             callbacks=callbacks,
             random_state=random_state,
             verbose=verbose,

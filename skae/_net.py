@@ -26,11 +26,18 @@ from collections import Counter
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, PrintLog
-from skorch.dataset import unpack_data
+from skorch.dataset import get_len, unpack_data
+from skorch.utils import to_tensor
 from skorch.exceptions import DeviceWarning
 
-from ._choices import loadable_device
+from ._choices import autocast, loadable_device
 from ._data import BatchIterator, TensorData, inference_batch_size, items_per_chunk
+
+
+#: On an accelerator, the batches' losses are copied to the host this many
+#: at a time: reading each one at once (``loss.item()``) would make the host
+#: wait for the device at every step. On the CPU each is read at once.
+LOSS_READ_BATCHES = 32
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -101,8 +108,9 @@ class DivergenceGuard(Callback):
     """Stop training at the first batch whose loss is NaN or infinite.
 
     A skorch callback, installed by :class:`ReconstructionNet` among its
-    default callbacks: it checks every training and validation batch, so a
-    diverged epoch does not run to its end.
+    default callbacks: it checks every training and validation batch as its
+    loss is read (at once on the CPU, within :data:`LOSS_READ_BATCHES` batches
+    on an accelerator), so a diverged epoch does not run to its end.
 
     Raises
     ------
@@ -112,8 +120,19 @@ class DivergenceGuard(Callback):
     """
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        value = net.history[-1, "batches", -1]["train_loss" if training else "valid_loss"]
-        if not math.isfinite(value):
+        # On an accelerator batch losses are read in groups (see
+        # ReconstructionNet.run_single_epoch): a batch may have none yet.
+        self._check(net, net.history[-1, "batches", -1], training)
+
+    def on_epoch_end(self, net, **kwargs):
+        for batch in net.history[-1, "batches"]:
+            self._check(net, batch, training=True)
+            self._check(net, batch, training=False)
+
+    @staticmethod
+    def _check(net, batch, training):
+        value = batch.get("train_loss" if training else "valid_loss")
+        if value is not None and not math.isfinite(value):
             kind = "training" if training else "validation"
             raise TrainingDivergedError(
                 f"Training diverged: the {kind} loss became {value} at epoch "
@@ -161,6 +180,20 @@ def weighted_loss(criterion, y_pred, y_true, weight):
     return (weight * per_row).sum() / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)
 
 
+def loss_read_batches(device):
+    """Batches whose losses are read back together on ``device``."""
+    return 1 if torch.device(device).type == "cpu" else LOSS_READ_BATCHES
+
+
+def _read_losses(pending, key):
+    """Write the losses of ``pending`` batches into their history records at once."""
+    if pending:
+        values = torch.stack([loss for _, loss in pending]).float().tolist()
+        for (record, _), value in zip(pending, values):
+            record[key] = value
+        pending.clear()
+
+
 class ReconstructionNet(NeuralNet):
     """skorch ``NeuralNet`` that trains a module to reconstruct its input.
 
@@ -183,6 +216,13 @@ class ReconstructionNet(NeuralNet):
         Shuffle training rows in blocks of this many rows, read a window of
         blocks at a time (:class:`skae._data.BatchIterator`): for data read
         from a file. None shuffles all rows at once.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Arithmetic of the forward pass in training and validation
+        (``torch.autocast``); ``"fp16"`` scales the loss
+        (``torch.amp.GradScaler``) so that small gradients do not vanish.
+    compile_forward : bool, default=False
+        Train through ``torch.compile(module)``; the module itself (what is
+        saved, and what inference calls) stays uncompiled.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
     """
@@ -196,6 +236,8 @@ class ReconstructionNet(NeuralNet):
         corruption=None,
         generator=None,
         shuffle_block_rows=None,
+        precision="fp32",
+        compile_forward=False,
         **kwargs,
     ):
         super().__init__(module, criterion, train_split=None, **kwargs)
@@ -203,6 +245,8 @@ class ReconstructionNet(NeuralNet):
         self.corruption = corruption
         self.generator = generator
         self.shuffle_block_rows = shuffle_block_rows
+        self.precision = precision
+        self.compile_forward = compile_forward
 
     @property
     def _default_callbacks(self):
@@ -297,6 +341,14 @@ class ReconstructionNet(NeuralNet):
         if snapshot["generator"] is not None:
             self.generator.set_state(snapshot["generator"])
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        # Per-training-call helpers: a compiled forward does not pickle, and a
+        # loss scaler's state lives on the device (it is rebuilt on demand).
+        for key in ("_compiled", "_scaler", "_noise_generator"):
+            state.pop(key, None)
+        return state
+
     def __setstate__(self, state):
         # skorch maps an unavailable CUDA to the CPU; do the same for every
         # device type, and for "cpu:N", which torch cannot restore data to.
@@ -310,11 +362,37 @@ class ReconstructionNet(NeuralNet):
         state["device"] = device
         super().__setstate__(state)
 
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One pass over ``iterator``, recording each batch's loss and size.
+
+        As skorch's, except that on an accelerator the losses are read back
+        :data:`LOSS_READ_BATCHES` at a time (one wait for the device instead
+        of one per step); every batch has its loss in the history by the end
+        of the pass.
+        """
+        if iterator is None:
+            return
+        every = loss_read_batches(self.device)
+        key = prefix + "_loss"
+        pending = []  # (the batch's history record, its loss on the device)
+        batch_count = 0
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+            pending.append((self.history[-1, "batches", -1], step["loss"].detach()))
+            if len(pending) >= every:
+                _read_losses(pending, key)
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+            batch_count += 1
+        _read_losses(pending, key)
+        self.history.record(prefix + "_batch_count", batch_count)
+
     # -- data ---------------------------------------------------------------
     def get_dataset(self, X, y=None):
         if isinstance(X, TensorData):
             return X
-        return TensorData(X, y)
+        return TensorData(X, y, device=self.device)
 
     def get_split_datasets(self, X, y=None, **fit_params):
         data = self.get_dataset(X, y)
@@ -348,10 +426,44 @@ class ReconstructionNet(NeuralNet):
         Xi, yi = unpack_data(batch)
         if self.corruption is not None:
             Xi = self._corrupt(Xi)
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
+        with autocast(self.device, self.precision):
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler = self._grad_scaler()
+        (loss if scaler is None else scaler.scale(loss)).backward()
         return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        with autocast(self.device, self.precision):
+            return super().validation_step(batch, **fit_params)
+
+    def _step_optimizer(self, step_fn):
+        scaler = self._grad_scaler()
+        if scaler is None:
+            return super()._step_optimizer(step_fn)
+        # The scaler unscales the gradients and skips a step whose gradients
+        # overflowed float16; no optimizer here re-evaluates a closure.
+        step_fn()
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
+
+    def _grad_scaler(self):
+        if self.precision != "fp16":
+            return None
+        scaler = getattr(self, "_scaler", None)
+        if scaler is None:
+            scaler = self._scaler = torch.amp.GradScaler(torch.device(self.device).type)
+        return scaler
+
+    def infer(self, x, **fit_params):
+        forward = getattr(self, "_compiled", None)
+        if forward is None or not self.module_.training:
+            return super().infer(x, **fit_params)
+        x = to_tensor(x, device=self.device)
+        if isinstance(x, dict):
+            return forward(**self._merge_x_and_fit_params(x, fit_params))
+        return forward(x, **fit_params)
 
     def _corrupt(self, Xi):
         if isinstance(Xi, dict):
@@ -360,6 +472,10 @@ class ReconstructionNet(NeuralNet):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
+        # The compiled forward shares the module's parameters; it lives for
+        # one training call (it does not pickle). Kept as its bound call:
+        # skorch allows modules as attributes only from its initialize_*.
+        self._compiled = torch.compile(self.module_).__call__ if self.compile_forward else None
         self._noise_generator = self.generator
         device = torch.device(self.device)
         if device.type != "cpu" and self.generator is not None:
@@ -370,6 +486,7 @@ class ReconstructionNet(NeuralNet):
         super().on_train_end(net, X=X, y=y, **kwargs)
         # A device generator neither pickles nor loads across devices.
         self._noise_generator = None
+        self._compiled = None
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         aux_losses = {}
