@@ -300,7 +300,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "speed.md")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--batch-size", type=int, default=BATCH)
+    parser.add_argument("--hidden", type=int, default=HIDDEN)
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="(--device cuda) run only the contenders of these names")
     args = parser.parse_args()
+    # The contenders read the network's width and the batch size from here.
+    globals().update(BATCH=args.batch_size, HIDDEN=args.hidden)
     if args.device == "cuda":
         return main_cuda(args)
 
@@ -319,8 +325,8 @@ def main():
         f"Machine: {machine}. Command: `python benchmarks/bench_speed.py "
         f"--rows {args.rows} --repeats {args.repeats}`.",
         "",
-        f"## Throughput ({args.rows:,} x {N_FEATURES} float32, MLP 64-128-32-128-64, Adam, "
-        f"batch {BATCH}, {EPOCHS} epochs, best of {args.repeats})",
+        f"## Throughput ({args.rows:,} x {N_FEATURES} float32, MLP 64-{HIDDEN}-32-{HIDDEN}-64, "
+        f"Adam, batch {BATCH}, {EPOCHS} epochs, best of {args.repeats})",
         "",
         "Ratios are against the minimal torch loop measured in the same run "
         "(inference: against a bare no-grad encoder forward in 16,384-row chunks).",
@@ -385,14 +391,15 @@ def main_cuda(args):
     machine = (f"{gpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
                f"Python {platform.python_version()}")
     print(f"Throughput on {args.rows} x {N_FEATURES} float32 ({machine})")
-    rates = run_throughput(args.rows, args.repeats, CUDA_CONTENDERS)
+    contenders = {k: v for k, v in CUDA_CONTENDERS.items() if not args.only or k in args.only}
+    rates = run_throughput(args.rows, args.repeats, contenders)
     lines = [
         "# Speed of AutoEncoderTransformer on a GPU",
         "",
         f"Machine: {machine}. Command: `python benchmarks/bench_speed.py --device cuda "
-        f"--rows {args.rows} --repeats {args.repeats}`.",
+        f"--rows {args.rows} --repeats {args.repeats} --batch-size {BATCH} --hidden {HIDDEN}`.",
         "",
-        f"## Throughput ({args.rows:,} x {N_FEATURES} float32, MLP 64-128-32-128-64, Adam, "
+        f"## Throughput ({args.rows:,} x {N_FEATURES} float32, MLP 64-{HIDDEN}-32-{HIDDEN}-64, Adam, "
         f"batch {BATCH}, {EPOCHS} epochs, best of {args.repeats})",
         "",
         "Ratios are against the minimal torch loop on the same GPU in the same run: its rows "
