@@ -1,59 +1,11 @@
 """The plain autoencoder transformer, with an MLP or the user's own networks."""
 
-import copy
-
-import torch
 from torch import nn
 
 from ._base import BaseAutoEncoder
-from ._modules import AutoEncoder, EncoderDecoder
+from ._modules import EncoderDecoder
+from ._networks import encoder_decoder
 from ._rows import RowTransformerMixin
-
-
-def _network(spec, n_in, n_out, name):
-    """A fresh module from ``spec``: a module (copied) or ``spec(n_in, n_out)``."""
-    if isinstance(spec, nn.Module):
-        return copy.deepcopy(spec)
-    if callable(spec):
-        module = spec(n_in, n_out)
-        if isinstance(module, nn.Module):
-            return module
-        raise TypeError(f"{name}({n_in}, {n_out}) must return a torch.nn.Module, got {module!r}.")
-    raise TypeError(
-        f"{name} must be None, a torch.nn.Module or a callable returning one, got {spec!r}."
-    )
-
-
-def _check_shapes(module, n_features, n_components):
-    """Run two rows of zeros through a user's pair; say clearly what does not fit."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            z = _checked_call(
-                module.encode, torch.zeros(2, n_features), (2, n_components),
-                f"encoder must map rows (n, {n_features}) to codes (n, n_components={n_components})",
-                f"encoder cannot take rows of {n_features} features",
-            )
-            _checked_call(
-                module.decode, z, (2, n_features),
-                f"decoder must map codes (n, {n_components}) back to rows (n, {n_features})",
-                f"decoder cannot take codes of width {n_components}",
-            )
-    finally:
-        module.train(was_training)
-
-
-def _checked_call(half, x, shape, must, cannot):
-    """``half(x)``, or a ValueError saying ``must``/``cannot`` when it fails or misfits."""
-    try:
-        out = half(x)
-    except Exception as error:
-        raise ValueError(f"{cannot}: {error}") from error
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"{must}, got {got} for n=2.")
-    return out
 
 
 class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
@@ -86,9 +38,20 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
         Your own decoder, given with ``encoder``: a module, or a callable
         called as ``decoder(n_components, n_features)``. It must map ``(n,
         n_components)`` back to ``(n, n_features)``.
+    input_shape : tuple of int or None, default=None
+        ``(channels, height, width)`` or ``(height, width)`` of an image whose
+        pixels make up each row (channel first, then row by row, as
+        ``images.reshape(len(images), -1)`` gives): the encoder and decoder
+        are then convolutional (:class:`skae._conv.ConvEncoder`, stride-2
+        3x3 convolutions with ``hidden_layer_sizes`` as their channels, and
+        its mirror), e.g. ``input_shape=(8, 8), hidden_layer_sizes=(32, 64)``
+        for scikit-learn's digits. One size may be -1, inferred from the
+        rows' width as by ``numpy.reshape`` (``(1, -1)``: one-channel strips,
+        any width). ``dropout`` is unused then.
     hidden_layer_sizes : tuple of int, default=(128, 64)
-        Hidden widths of the encoder from the input towards the code; the
-        decoder uses them in reverse. ``()`` with ``activation="identity"`` is
+        Hidden widths of the encoder from the input towards the code (the
+        channels of its convolutions with ``input_shape``); the decoder uses
+        them in reverse. ``()`` with ``activation="identity"`` is
         a linear autoencoder, which finds PCA's subspace.
     activation : {"relu", "leaky_relu", "elu", "gelu", "selu", "tanh", \
             "sigmoid", "identity"}, default="relu"
@@ -163,7 +126,7 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
     net_ : skae._net.ReconstructionNet
         The skorch net that trained the module.
     module_ : torch.nn.Module
-        The trained encoder/decoder (:class:`skae._modules.AutoEncoder`).
+        The trained encoder/decoder (:class:`skae._modules.EncoderDecoder`).
     history_ : skorch.callbacks.History
         Per-epoch losses, e.g. ``history_[:, "train_loss"]`` and, with early
         stopping, ``history_[:, "valid_loss"]``.
@@ -200,6 +163,7 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
         **BaseAutoEncoder._parameter_constraints,
         "encoder": [nn.Module, callable, None],
         "decoder": [nn.Module, callable, None],
+        "input_shape": [tuple, list, None],
     }
 
     def __init__(
@@ -208,6 +172,7 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
         *,
         encoder=None,
         decoder=None,
+        input_shape=None,
         hidden_layer_sizes=(128, 64),
         activation="relu",
         dropout=0.0,
@@ -258,23 +223,10 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
         )
         self.encoder = encoder
         self.decoder = decoder
+        self.input_shape = input_shape
 
     def _build_module(self, n_features):
-        if (self.encoder is None) != (self.decoder is None):
-            raise ValueError("Give both encoder and decoder, or neither (the MLP).")
-        if self.encoder is not None:
-            module = EncoderDecoder(
-                _network(self.encoder, n_features, self.n_components, "encoder"),
-                _network(self.decoder, self.n_components, n_features, "decoder"),
-            )
-            _check_shapes(module, n_features, self.n_components)
-            return module
-        return AutoEncoder(
-            n_features,
-            self.n_components,
-            tuple(self.hidden_layer_sizes),
-            activation=self.activation,
-            dropout=self.dropout,
-            batch_norm=self.batch_norm,
-            output_activation="sigmoid" if self.loss == "bce" else None,
+        output_activation = "sigmoid" if self.loss == "bce" else None
+        return EncoderDecoder(
+            *encoder_decoder(self, n_features, self.n_components, output_activation)
         )

@@ -359,7 +359,18 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``cond`` is None or an array of per-row conditioning handed to the
         module as ``cond=`` (e.g. group ids). The default ignores ``y``.
         """
-        return validate_data(self, X, reset=reset, dtype=np.float32), None
+        return self._validate_rows(X, reset=reset), None
+
+    def _validate_rows(self, X, *, reset=False):
+        """``validate_data`` for rows, as float32.
+
+        With an ``input_shape``, a 3-D or 4-D array of images (``(n, height,
+        width)`` or ``(n, channels, height, width)``) is flattened to rows
+        first.
+        """
+        if getattr(self, "input_shape", None) is not None and getattr(X, "ndim", 2) in (3, 4):
+            X = np.asarray(X).reshape(len(X), -1)
+        return validate_data(self, X, reset=reset, dtype=np.float32)
 
     def _build_module(self, n_features):
         """Return the ``nn.Module`` to train (on the CPU).

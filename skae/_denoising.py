@@ -11,7 +11,7 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder import AutoEncoderTransformer
 # Also where models pickled before the corruptions moved look for them.
@@ -79,9 +79,20 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
         Your own decoder, given with ``encoder``: a module, or a callable
         called as ``decoder(n_components, n_features)``. It must map ``(n,
         n_components)`` back to ``(n, n_features)``.
+    input_shape : tuple of int or None, default=None
+        ``(channels, height, width)`` or ``(height, width)`` of an image whose
+        pixels make up each row (channel first, then row by row, as
+        ``images.reshape(len(images), -1)`` gives): the encoder and decoder
+        are then convolutional (:class:`skae._conv.ConvEncoder`, stride-2
+        3x3 convolutions with ``hidden_layer_sizes`` as their channels, and
+        its mirror), e.g. ``input_shape=(8, 8), hidden_layer_sizes=(32, 64)``
+        for scikit-learn's digits. One size may be -1, inferred from the
+        rows' width as by ``numpy.reshape`` (``(1, -1)``: one-channel strips,
+        any width). ``dropout`` is unused then.
     hidden_layer_sizes : tuple of int, default=(128, 64)
-        Hidden widths of the encoder from the input towards the code; the
-        decoder uses them in reverse.
+        Hidden widths of the encoder from the input towards the code (the
+        channels of its convolutions with ``input_shape``); the decoder uses
+        them in reverse.
     activation : {"relu", "leaky_relu", "elu", "gelu", "selu", "tanh", \
             "sigmoid", "identity"}, default="relu"
         Activation after each hidden layer.
@@ -157,7 +168,7 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
         The skorch net that trained the module; ``net_.corruption`` is the
         corruption it applied.
     module_ : torch.nn.Module
-        The trained encoder/decoder (:class:`skae._modules.AutoEncoder`).
+        The trained encoder/decoder (:class:`skae._modules.EncoderDecoder`).
     history_ : skorch.callbacks.History
         Per-epoch losses, e.g. ``history_[:, "train_loss"]`` (on corrupted
         inputs) and, with early stopping, ``history_[:, "valid_loss"]`` (on
@@ -207,6 +218,7 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
         noise_level=0.1,
         encoder=None,
         decoder=None,
+        input_shape=None,
         hidden_layer_sizes=(128, 64),
         activation="relu",
         dropout=0.0,
@@ -234,6 +246,7 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
             n_components,
             encoder=encoder,
             decoder=decoder,
+            input_shape=input_shape,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
             dropout=dropout,
@@ -298,5 +311,5 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
             Denoised rows.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = self._validate_rows(X)
         return self._reconstruct(X)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._modules import AutoEncoder
+from ._modules import EncoderDecoder
 
 
 def squared_distances(x, codebook):
@@ -273,8 +273,8 @@ class ResidualVectorQuantizer(nn.Module):
         return z_q
 
 
-class VQAutoEncoder(AutoEncoder):
-    """MLP encoder, residual vector quantizer and MLP decoder.
+class VQAutoEncoder(EncoderDecoder):
+    """Encoder, residual vector quantizer and decoder.
 
     ``encode`` gives continuous latents, ``quantize`` snaps them to codes and
     ``decode`` rebuilds rows from quantized latents. When ``code_dim`` differs
@@ -284,20 +284,18 @@ class VQAutoEncoder(AutoEncoder):
 
     Parameters
     ----------
-    n_features : int
-        Width of the data.
+    encoder : torch.nn.Module
+        Maps rows ``(batch, n_features)`` to latents ``(batch, n_components)``.
+    decoder : torch.nn.Module
+        Maps latents ``(batch, n_components)`` back to rows.
     n_components : int
         Width of the encoder output and decoder input.
-    hidden_sizes : sequence of int
-        Hidden widths of the encoder; the decoder mirrors them.
     n_codes : int
         Codes per codebook.
     n_codebooks : int
         Residual quantization stages.
     code_dim : int
         Width of the codebook vectors.
-    activation, dropout, batch_norm, output_activation
-        As in :class:`skae._modules.AutoEncoder`.
     **quantizer_kwargs
         Passed to every :class:`VectorQuantizer`.
 
@@ -310,28 +308,16 @@ class VQAutoEncoder(AutoEncoder):
 
     def __init__(
         self,
-        n_features,
+        encoder,
+        decoder,
         n_components,
-        hidden_sizes,
         *,
         n_codes,
         n_codebooks,
         code_dim,
-        activation="relu",
-        dropout=0.0,
-        batch_norm=False,
-        output_activation=None,
         **quantizer_kwargs,
     ):
-        super().__init__(
-            n_features,
-            n_components,
-            hidden_sizes,
-            activation=activation,
-            dropout=dropout,
-            batch_norm=batch_norm,
-            output_activation=output_activation,
-        )
+        super().__init__(encoder, decoder)
         factorized = code_dim != n_components
         self.project_in = nn.Linear(n_components, code_dim) if factorized else nn.Identity()
         self.quantizer = ResidualVectorQuantizer(

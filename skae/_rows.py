@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._choices import entry_losses
 from ._validation import check_flag, check_n_samples
@@ -90,7 +90,7 @@ class RowTransformerMixin:
             Latent codes.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = self._validate_rows(X)
         return self._encode(X)
 
     def inverse_transform(self, X):
@@ -153,7 +153,7 @@ class RowTransformerMixin:
         """
         check_is_fitted(self)
         check_flag(per_feature, "per_feature")
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = self._validate_rows(X)
 
         def loss(x):
             errors = entry_losses(self.loss, self._forward(x), x)

@@ -4,11 +4,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
 
 from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
 from ._codes import check_codes, code_usage
 from ._data import raise_not_finite, subsample
+from ._networks import encoder_decoder
 from ._quantizer import VQAutoEncoder
 from ._rows import RowTransformerMixin
 
@@ -58,9 +60,25 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         loss ``||sg(z) - e||^2`` instead.
     n_components : int, default=16
         Width of the encoder output and decoder input.
+    encoder : torch.nn.Module, callable or None, default=None
+        Your own encoder instead of the MLP (give ``decoder`` too): a module
+        (copied at each fit) or a callable called as ``encoder(n_features,
+        n_components)`` at fit. It must map ``(n, n_features)`` to ``(n,
+        n_components)``; the quantizer sits between it and the decoder. As in
+        :class:`AutoEncoderTransformer`, :func:`skae.save` refuses such models.
+    decoder : torch.nn.Module, callable or None, default=None
+        Your own decoder, given with ``encoder``: a module, or a callable
+        called as ``decoder(n_components, n_features)``, mapping quantized
+        latents ``(n, n_components)`` back to rows.
+    input_shape : tuple of int or None, default=None
+        ``(channels, height, width)`` or ``(height, width)`` of the image
+        each row holds: the encoder and decoder are then convolutional, with
+        ``hidden_layer_sizes`` as their channels (see
+        :class:`AutoEncoderTransformer`).
     hidden_layer_sizes : tuple of int, default=(128, 64)
-        Hidden widths of the encoder from the input towards the latent; the
-        decoder uses them in reverse.
+        Hidden widths of the encoder from the input towards the latent (the
+        channels of its convolutions with ``input_shape``); the decoder uses
+        them in reverse.
     activation : {"relu", "leaky_relu", "elu", "gelu", "selu", "tanh", \
             "sigmoid", "identity"}, default="relu"
         Activation after each hidden layer.
@@ -202,6 +220,9 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         "code_dim": [Interval(Integral, 1, None, closed="left"), None],
         "commitment_cost": [Interval(Real, 0, None, closed="left")],
         "ema_decay": [Interval(Real, 0, 1, closed="left"), None],
+        "encoder": [nn.Module, callable, None],
+        "decoder": [nn.Module, callable, None],
+        "input_shape": [tuple, list, None],
     }
 
     def __init__(
@@ -213,6 +234,9 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         commitment_cost=0.25,
         ema_decay=0.99,
         n_components=16,
+        encoder=None,
+        decoder=None,
+        input_shape=None,
         hidden_layer_sizes=(128, 64),
         activation="relu",
         dropout=0.0,
@@ -266,19 +290,18 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         self.code_dim = code_dim
         self.commitment_cost = commitment_cost
         self.ema_decay = ema_decay
+        self.encoder = encoder
+        self.decoder = decoder
+        self.input_shape = input_shape
 
     def _build_module(self, n_features):
+        output_activation = "sigmoid" if self.loss == "bce" else None
         return VQAutoEncoder(
-            n_features,
+            *encoder_decoder(self, n_features, self.n_components, output_activation),
             self.n_components,
-            tuple(self.hidden_layer_sizes),
             n_codes=self.n_codes,
             n_codebooks=self.n_codebooks,
             code_dim=self.n_components if self.code_dim is None else self.code_dim,
-            activation=self.activation,
-            dropout=self.dropout,
-            batch_norm=self.batch_norm,
-            output_activation="sigmoid" if self.loss == "bce" else None,
             commitment_cost=self.commitment_cost,
             ema_decay=self.ema_decay,
         )
@@ -321,7 +344,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
             Index of the chosen vector of each codebook, in ``[0, n_codes)``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = self._validate_rows(X)
         return self._encode(X)
 
     def inverse_transform(self, X):
@@ -391,7 +414,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
             The decoded quantized rows.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = self._validate_rows(X)
         return self._reconstruct(X)
 
     def embed(self, X):
@@ -408,7 +431,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
             ``sum(codebooks_[i, codes[:, i]] for i in range(n_codebooks))``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = self._validate_rows(X)
         return self._infer(self.net_.module_.embed, X)
 
     def _draw_codes(self, n_samples, rng):

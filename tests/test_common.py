@@ -34,7 +34,13 @@ ESTIMATORS = [
     DenoisingAutoEncoder(**FAST),
     DenoisingAutoEncoder(noise="masking", noise_level=0.3, **FAST),
     DenoisingAutoEncoder(noise="swap", noise_level=0.3, **FAST),
+    # Convolutional networks: one-channel strips of any width.
+    AutoEncoderTransformer(input_shape=(1, -1), **FAST),
     VQTransformer(n_codes=8, n_codebooks=2, n_components=4, **FAST),
+    VQTransformer(
+        n_codes=8, n_components=4, encoder=UserNetwork, decoder=UserNetwork, max_epochs=5,
+        device="cpu",
+    ),
     DisentangledAutoEncoder(n_components=2, group_dim=2, **FAST),
 ]
 
