@@ -6,6 +6,7 @@ from ._disentangle import DisentangledAutoEncoder
 from ._net import TrainingDivergedError, TrainingInterruptedWarning
 from ._outlier import AEOutlierDetector
 from ._persistence import ModelFileError, load, save
+from ._vae import VariationalAutoEncoder
 from ._vq import VQTransformer
 
 __version__ = "0.1.0.dev0"
@@ -19,6 +20,7 @@ __all__ = [
     "TrainingDivergedError",
     "TrainingInterruptedWarning",
     "VQTransformer",
+    "VariationalAutoEncoder",
     "load",
     "save",
     "__version__",

@@ -312,7 +312,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         net = ReconstructionNet(
             module=self._build_module(n_features).to(device),
-            criterion=LOSSES[self.loss],
+            criterion=self._criterion(),
             optimizer=optimizer,
             **options,
             lr=self.lr,
@@ -331,7 +331,7 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _configure_callbacks(self, net, partial):
         """Install early stopping and the user's callbacks; return the stopper."""
-        callbacks = list(self.callbacks or [])
+        callbacks = [*self._training_callbacks(), *(self.callbacks or [])]
         stopper = None
         if not partial:
             monitor = "valid_loss" if self.early_stopping else "train_loss"
@@ -379,6 +379,14 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         sequence input).
         """
         raise NotImplementedError
+
+    def _criterion(self):
+        """The criterion class of the reconstruction term (``loss`` by default)."""
+        return LOSSES[self.loss]
+
+    def _training_callbacks(self):
+        """Callbacks the estimator itself trains with, as ``(name, callback)``."""
+        return []
 
     def _corruption(self, X):
         """Return ``f(x, generator) -> x_tilde`` for training inputs, or None.

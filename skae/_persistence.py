@@ -53,6 +53,7 @@ SKAE_CLASSES = (
     "skae._vq.VQTransformer",
     "skae._outlier.AEOutlierDetector",
     "skae._disentangle.DisentangledAutoEncoder",
+    "skae._vae.VariationalAutoEncoder",
 )
 #: Fitted caches that are recomputed on demand, so never saved.
 _CACHES = {"_latent_density": None}
