@@ -15,7 +15,6 @@ public ``fit`` calls :meth:`BaseAutoEncoder._fit`; the row estimators take
 
 import functools
 import warnings
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,26 +27,25 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._choices import (
     LOSSES,
     OPTIMIZERS,
     PRECISIONS,
-    in_precision,
     optimizer_options,
     resolve_device,
 )
 from ._data import (
     TensorData,
-    apply_batched,
     as_tensor,
     is_file_backed,
     stream_block_rows,
     subsample,
     training_rows,
 )
+from ._fitted import FittedNetworkMixin, unchanged_on_error
 from ._modules import ACTIVATIONS
 from ._net import (
     ReconstructionNet,
@@ -66,24 +64,6 @@ DOC_LINK_TEMPLATE = (
 )
 
 
-@contextmanager
-def unchanged_on_error(estimator, restore=None):
-    """Put ``estimator``'s attributes back if the block raises (anything).
-
-    ``restore``, if given, is called first, to undo changes made inside
-    objects the attributes refer to (a network trained in place).
-    """
-    before = dict(vars(estimator))
-    try:
-        yield
-    except BaseException:
-        if restore is not None:
-            restore()
-        vars(estimator).clear()
-        vars(estimator).update(before)
-        raise
-
-
 def _weight_tensor(weight, device):
     return None if weight is None else torch.as_tensor(weight).to(device)
 
@@ -92,7 +72,9 @@ def _silent(*args, **kwargs):
     """Sink that prints nothing (a module-level function, so nets pickle)."""
 
 
-class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class BaseAutoEncoder(
+    FittedNetworkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Base class for autoencoder estimators; not for direct use.
 
     Subclasses implement :meth:`_build_module`, a public ``fit`` that calls
@@ -406,49 +388,6 @@ class BaseAutoEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         self._training_codes = self._encode(subsample(X, _MAX_KEPT_CODES))
         self._latent_density = None
-
-    # -- inference ----------------------------------------------------------
-    @property
-    def module_(self):
-        """The trained ``torch.nn.Module``."""
-        check_is_fitted(self)
-        return self.net_.module_
-
-    @property
-    def history_(self):
-        """Per-epoch record of training: ``history_[:, "train_loss"]``."""
-        check_is_fitted(self)
-        return self.net_.history
-
-    @property
-    def device_(self):
-        """The ``torch.device`` the module lives on."""
-        check_is_fitted(self)
-        return torch.device(self.net_.device)
-
-    @property
-    def _n_features_out(self):
-        """Width of :meth:`transform`'s output, for ``get_feature_names_out``.
-
-        Read off the kept training codes, so it is an AttributeError (not
-        fitted) before the first fit and follows the fitted model, not a
-        later ``set_params``.
-        """
-        return self._training_codes.shape[-1]
-
-    def _infer(self, fn, X, cond=None, *, check_finite=True):
-        """``fn`` applied to validated ``X`` (and aligned ``cond``) in chunks,
-        without gradients, with the module in evaluation mode.
-
-        A NaN or infinite output (the network overflowed) raises a ValueError
-        unless ``check_finite=False`` (reconstruction errors are inf there).
-        """
-        self.net_.module_.eval()
-        fn = in_precision(fn, self.device_, self.net_.precision)
-        return apply_batched(fn, X, self.device_, cond=cond, check_finite=check_finite)
-
-    def _encode(self, X):
-        return self._infer(self.net_.module_.encode, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,7 +8,6 @@ at validation or inference. The corruptions are in :mod:`skae._noise`.
 
 from numbers import Real
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted

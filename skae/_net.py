@@ -27,12 +27,11 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, PrintLog
 from skorch.dataset import get_len, unpack_data
-from skorch.utils import to_tensor
 from skorch.exceptions import DeviceWarning
+from skorch.utils import to_tensor
 
 from ._choices import autocast, loadable_device
 from ._data import BatchIterator, TensorData, inference_batch_size, items_per_chunk
-
 
 #: On an accelerator, the batches' losses are copied to the host this many
 #: at a time: reading each one at once (``loss.item()``) would make the host

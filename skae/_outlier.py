@@ -9,10 +9,15 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._autoencoder import AutoEncoderTransformer
-from ._base import DOC_LINK_TEMPLATE, unchanged_on_error
+from ._base import DOC_LINK_TEMPLATE
+from ._fitted import unchanged_on_error
 from ._net import TrainingInterruptedWarning
 from ._outlier_scores import OutlierScoresMixin
 from ._validation import check_flag

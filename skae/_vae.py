@@ -11,10 +11,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
 
 from ._base import BaseAutoEncoder
 from ._networks import encoder_decoder
