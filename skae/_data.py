@@ -113,14 +113,55 @@ class TensorData(Dataset):
         CPU) are copied there one by one; None is ``X``'s device.
     """
 
-    def __init__(self, X, cond=None, weight=None, device=None):
+    def __init__(self, X, cond=None, weight=None, device=None, ranges=None):
         self.X = X
         self.cond = cond
         self.weight = weight
         self.device = X.device if device is None else torch.device(device)
+        self.ranges = ranges
 
     def __len__(self):
+        if self.ranges is not None:
+            return sum(stop - start for start, stop in self.ranges)
         return len(self.X)
+
+    def blocks(self, block_rows):
+        """``(start, stop)`` row ranges, in file order.
+
+        The data's :attr:`ranges` when it is a block split of file-backed rows
+        (see :meth:`split_blocks`), else consecutive blocks of ``block_rows``
+        rows covering all rows.
+        """
+        if self.ranges is not None:
+            return list(self.ranges)
+        n = len(self.X)
+        return [(start, min(n, start + block_rows)) for start in range(0, n, block_rows)]
+
+    def split_blocks(self, n_valid, block_rows, generator=None):
+        """Hold out whole blocks of rows: ``(train, valid)`` views, nothing copied.
+
+        For rows read from a file: a random subset of the blocks of
+        ``block_rows`` rows holding about ``n_valid`` rows is the validation
+        set, the other blocks the training set. Each is a :class:`TensorData`
+        over the same tensors with its :attr:`ranges`, read a window at a time
+        by :class:`BatchIterator`.
+        """
+        blocks = self.blocks(block_rows)
+        order = torch.randperm(len(blocks), generator=generator).tolist()
+        valid, held = [], 0
+        for b in order[:-1]:  # at least one block is left for training
+            if held >= n_valid:
+                break
+            valid.append(b)
+            held += blocks[b][1] - blocks[b][0]
+        keep = set(valid)
+        train_ranges = [blocks[b] for b in range(len(blocks)) if b not in keep]
+        valid_ranges = [blocks[b] for b in sorted(valid)]
+
+        def view(ranges):
+            return TensorData(self.X, self.cond, self.weight, self.device, ranges=ranges)
+
+        return view(train_ranges), view(valid_ranges)
 
     def __getitem__(self, index):
         return self.batch(index)
@@ -246,8 +287,12 @@ class BatchIterator:
         self.generator = generator
         self.block_rows = block_rows
 
+    def _by_windows(self):
+        # Block-shuffled training, and any pass over a block split of a file.
+        return (self.shuffle and self.block_rows) or self.data.ranges is not None
+
     def __len__(self):
-        if self.shuffle and self.block_rows:
+        if self._by_windows():
             # Counted in file order: a pass in another order may have one
             # batch more or less (the short last block changes windows).
             windows = self._windows(shuffled=False)
@@ -256,25 +301,25 @@ class BatchIterator:
 
     def _windows(self, shuffled=True):
         """Row ranges of the windows of one pass: lists of ``(start, stop)`` blocks."""
-        n, size = len(self.data), self.block_rows
-        n_blocks = -(-n // size)
+        # A block split's own ranges, or blocks of block_rows rows.
+        blocks = self.data.blocks(self.block_rows)
         if shuffled:
-            order = torch.randperm(n_blocks, generator=self.generator)
+            order = torch.randperm(len(blocks), generator=self.generator).tolist()
         else:
-            order = torch.arange(n_blocks)
+            order = list(range(len(blocks)))
         row_bytes = max(1, self.data.X[:1].nbytes)
-        per_window = max(1, STREAM_WINDOW_BYTES // (size * row_bytes))
-        for first in range(0, n_blocks, per_window):
-            blocks = sorted(order[first : first + per_window].tolist())
-            yield [(b * size, min(n, (b + 1) * size)) for b in blocks]
+        largest = max((b - a for a, b in blocks), default=1)
+        per_window = max(1, STREAM_WINDOW_BYTES // (largest * row_bytes))
+        for first in range(0, len(blocks), per_window):
+            yield [blocks[b] for b in sorted(order[first : first + per_window])]
 
     def __iter__(self):
+        if self._by_windows():
+            yield from self._iter_windows()
+            return
         if not self.shuffle:
             for start, stop in _batch_bounds(len(self.data), self.batch_size):
                 yield self.data.batch(slice(start, stop))
-            return
-        if self.block_rows:
-            yield from self._iter_windows()
             return
         perm = torch.randperm(len(self.data), generator=self.generator)
         perm = perm.to(self.data.X.device)
@@ -283,15 +328,20 @@ class BatchIterator:
 
     def _iter_windows(self):
         window = None
-        for blocks in self._windows():
+        for blocks in self._windows(shuffled=self.shuffle):
             # Free the last window before reading the next: one in memory.
             del window
             # One sequential read per block, into memory (and one copy of
             # the window to the device, not one per batch).
             window = self.data.concat_ranges(blocks).to_device()
-            perm = torch.randperm(len(window), generator=self.generator).to(window.X.device)
             for start, stop in _batch_bounds(len(window), self.batch_size):
-                yield window.batch(perm[start:stop])
+                if self.shuffle:
+                    if start == 0:
+                        perm = torch.randperm(len(window), generator=self.generator)
+                        perm = perm.to(window.X.device)
+                    yield window.batch(perm[start:stop])
+                else:
+                    yield window.batch(slice(start, stop))
 
 
 def as_tensor(X):

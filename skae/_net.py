@@ -400,6 +400,10 @@ class ReconstructionNet(NeuralNet):
         if not frac or n < 2:
             return data, None
         n_valid = min(max(1, int(round(frac * n))), n - 1)
+        block_rows = getattr(self, "shuffle_block_rows", None)
+        if block_rows and n > block_rows:
+            # Rows read from a file: hold out whole blocks, copy nothing.
+            return data.split_blocks(n_valid, block_rows, self.generator)
         perm = torch.randperm(n, generator=self.generator).to(data.X.device)
         return data.subset(perm[n_valid:]), data.subset(perm[:n_valid])
 

@@ -97,6 +97,75 @@ def test_memmap_is_fitted_and_transformed_without_loading_it(tmp_path):
     assert ae.reconstruction_error(head).mean() < 0.5 * head.var(axis=0).mean()
 
 
+def test_block_split_holds_out_whole_blocks_and_copies_nothing():
+    X = torch.arange(1000 * 4, dtype=torch.float32).reshape(1000, 4)
+    data = TensorData(X)
+    train, valid = data.split_blocks(100, 30, torch.Generator().manual_seed(0))
+    assert train.X is X and valid.X is X  # views of the same tensor
+    assert 100 <= len(valid) < 130 and len(train) + len(valid) == 1000
+    rows = lambda d: torch.cat([x for x, _ in BatchIterator(d, 64)])[:, 0].long() // 4
+    seen_train, seen_valid = rows(train).tolist(), rows(valid).tolist()
+    assert sorted(seen_train + seen_valid) == list(range(1000))  # disjoint, complete
+    assert seen_valid == sorted(seen_valid)  # validation read in file order
+    assert all(b - a <= 30 for a, b in valid.ranges)
+    shuffled = BatchIterator(train, 64, shuffle=True, generator=torch.Generator(), block_rows=30)
+    assert sorted(torch.cat([x for x, _ in shuffled])[:, 0].long().div(4, rounding_mode="floor")
+                  .tolist()) == sorted(seen_train)
+    assert len(shuffled) == len(list(shuffled)) or abs(len(shuffled) - len(list(shuffled))) <= 1
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="RssAnon is read from Linux's /proc")
+def test_early_stopping_on_a_memmap_holds_out_blocks_without_loading_it(tmp_path):
+    n, d = 1_000_000, 32  # a 122 MiB file
+    X = np.lib.format.open_memmap(tmp_path / "es.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    rng = np.random.RandomState(0)
+    projection = rng.normal(size=(2, d)).astype(np.float32)
+    for start in range(0, n, 250_000):
+        X[start : start + 250_000] = np.tanh(rng.normal(size=(250_000, 2)).astype(np.float32) @ projection)
+    X.flush()
+    del X
+    X = np.load(tmp_path / "es.npy", mmap_mode="r")
+    params = dict(n_components=2, hidden_layer_sizes=(16,), max_epochs=2, batch_size=4096,
+                  device="cpu", random_state=0)
+
+    def peak_growth(**extra):
+        ae = AutoEncoderTransformer(**params, **extra)
+        before = _rss_anon_mib()
+        with pytest.warns(Warning):  # two epochs: max_epochs ends it
+            peak = _peak_rss_anon_mib(lambda: ae.fit(X))
+        return ae, peak - before
+
+    peak_growth()  # the first fit's one-off allocations out of the count
+    _, plain = peak_growth()
+    ae, held_out = peak_growth(early_stopping=True)
+    valid_losses = ae.history_[:, "valid_loss"]
+    assert len(valid_losses) == 2 and all(np.isfinite(valid_losses))
+    # Holding out blocks costs no copy: a copy of the training rows would
+    # add 110 MiB to the peak (the file is 122 MiB).
+    assert held_out < plain + 0.25 * X.nbytes / 2**20, (held_out, plain)
+
+
+def _peak_rss_anon_mib(fn):
+    """Largest RssAnon seen (polled every 5 ms) while ``fn()`` runs."""
+    import threading
+
+    peak, done = [_rss_anon_mib()], threading.Event()
+
+    def poll():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_anon_mib())
+            done.wait(0.005)
+
+    watcher = threading.Thread(target=poll)
+    watcher.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        watcher.join()
+    return max(peak[0], _rss_anon_mib())
+
+
 def test_partial_fit_over_chunks_trains_as_well_as_fit():
     # The recipe of docs/user_guide/scale.md for data that arrives in chunks
     # (Parquet row groups, dask blocks, files): one partial_fit per chunk, the
