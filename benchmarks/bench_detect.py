@@ -169,6 +169,36 @@ def _before(default):
     return default.set_params(batch_size=32, lr=1e-3)
 
 
+def _variational(default):
+    """A VariationalAutoEncoder of the default's size and training budget."""
+    from skae import VariationalAutoEncoder
+
+    params = default.get_params()
+    shared = {k: params[k] for k in (
+        "n_components", "hidden_layer_sizes", "dropout", "max_epochs", "batch_size", "lr", "device",
+    )}
+    return VariationalAutoEncoder(**shared)
+
+
+class _VAELikelihood(_Sklearn):
+    """VariationalAutoEncoder at its defaults: anomaly = minus the log-likelihood."""
+
+    def __init__(self, seed):
+        from skae import VariationalAutoEncoder
+
+        self.estimator = VariationalAutoEncoder(device="cpu", random_state=seed)
+
+    def is_outlier(self, X):
+        # The 10% least likely training rows' level as the cut.
+        train = self.train_anomaly_
+        return self.anomaly(X) > np.percentile(train, 90)
+
+    def fit(self, X):
+        self.estimator.fit(X)
+        self.train_anomaly_ = self.anomaly(X)
+        return self
+
+
 def _pyod_ae(seed):
     from pyod.models.auto_encoder import AutoEncoder
 
@@ -199,6 +229,8 @@ METHODS = {
     "skae, trim_fraction=0": lambda seed: _skae(seed, trim_fraction=0.0),
     "skae, DenoisingAutoEncoder": lambda seed: _SkaeAround(seed, _denoising),
     "skae, batches of 32 at lr 1e-3 (before)": lambda seed: _SkaeAround(seed, _before),
+    "skae, VariationalAutoEncoder in the detector": lambda seed: _SkaeAround(seed, _variational),
+    "skae VariationalAutoEncoder, -log-likelihood": _VAELikelihood,
     "PyOD AutoEncoder": _pyod_ae,
     "PyOD VAE": _pyod_vae,
     "PyOD DeepSVDD": _PyODDeepSVDD,
