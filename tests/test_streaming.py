@@ -185,3 +185,25 @@ def test_partial_fit_over_chunks_trains_as_well_as_fit():
         whole = AutoEncoderTransformer(max_epochs=15, **params).fit(X)
     error, reference = streamed.reconstruction_error(X).mean(), whole.reconstruction_error(X).mean()
     assert error < 1.25 * reference and error < 0.1 * X.var(axis=0).mean(), (error, reference)
+
+
+def test_outputs_written_chunk_by_chunk_into_a_memmap_equal_the_whole_call(tmp_path):
+    # The recipe of docs/user_guide/scale.md for outputs as large as the input.
+    rng = np.random.RandomState(0)
+    X = np.tanh(rng.normal(size=(3000, 2)) @ rng.normal(size=(2, 10))).astype(np.float32)
+    ae = AutoEncoderTransformer(
+        n_components=2, hidden_layer_sizes=(16,), max_epochs=3, device="cpu", random_state=0
+    )
+    with pytest.warns(Warning):  # three epochs: max_epochs ends it
+        ae.fit(X)
+    out = np.lib.format.open_memmap(
+        tmp_path / "rebuilt.npy", mode="w+", dtype=np.float32, shape=X.shape
+    )
+    for start in range(0, len(X), 700):
+        rows = X[start : start + 700]
+        out[start : start + len(rows)] = ae.inverse_transform(ae.transform(rows))
+    out.flush()
+    np.testing.assert_allclose(
+        np.load(tmp_path / "rebuilt.npy"), ae.inverse_transform(ae.transform(X)), rtol=1e-5,
+        atol=1e-6,
+    )
