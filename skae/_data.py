@@ -111,6 +111,10 @@ class TensorData(Dataset):
     device : str or torch.device or None, default=None
         Where batches are used. Batches of tensors held elsewhere (on the
         CPU) are copied there one by one; None is ``X``'s device.
+    ranges : list of (int, int) or None, default=None
+        The ``(start, stop)`` row ranges of the tensors that make up the data
+        (a block split of file-backed rows, :meth:`split_blocks`); None is
+        all rows.
     """
 
     def __init__(self, X, cond=None, weight=None, device=None, ranges=None):
@@ -277,7 +281,10 @@ class BatchIterator:
         random order, read :data:`STREAM_WINDOW_BYTES` of them at a time
         (in file order) into memory and shuffle the rows within that window.
         The file is then read in long runs instead of one random row at a
-        time. None draws one permutation of all rows.
+        time. None draws one permutation of all rows. Data that is a block
+        split of a file (``data.ranges``, see
+        :meth:`TensorData.split_blocks`) is always read a window of its
+        blocks at a time, in file order when not shuffled.
     """
 
     def __init__(self, data, batch_size, *, shuffle=False, generator=None, block_rows=None):
