@@ -11,9 +11,10 @@ from ._rows import RowTransformerMixin
 class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
     """Autoencoder as a scikit-learn transformer.
 
-    An MLP encoder maps each row to a low-dimensional latent code; a mirrored
+    An encoder maps each row to a low-dimensional latent code; a mirrored
     decoder maps the code back. Both are trained together to minimise the
-    reconstruction ``loss``. :meth:`transform` returns the code,
+    reconstruction ``loss``. The networks are MLPs, convolutional networks
+    for images (``input_shape``), or your own (``encoder``, ``decoder``). :meth:`transform` returns the code,
     :meth:`inverse_transform` the decoded rows. Training runs on skorch with
     PyTorch, on the GPU when there is one (``device="auto"``).
 

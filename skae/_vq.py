@@ -18,9 +18,10 @@ from ._rows import RowTransformerMixin
 class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     """Vector-quantized autoencoder: each row becomes discrete codes.
 
-    An MLP encoder maps each row to a latent vector, which is snapped to the
-    nearest vector of a learned codebook; a mirrored decoder rebuilds the row
-    from the chosen codebook vector. :meth:`transform` returns the integer
+    An encoder (an MLP, a convolutional network with ``input_shape``, or your
+    own) maps each row to a latent vector, which is snapped to the nearest
+    vector of a learned codebook; a decoder rebuilds the row from the chosen
+    codebook vector. :meth:`transform` returns the integer
     codes, :meth:`inverse_transform` the rows decoded from codes,
     :meth:`predict` the first code as a cluster label (like
     ``KMeans.predict``). Gradients pass the quantizer straight through [1]_;
