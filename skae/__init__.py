@@ -1,9 +1,9 @@
 """scikit-learn compatible autoencoders on PyTorch."""
 
 from ._autoencoder import AutoEncoderTransformer
+from ._callbacks import TrainingDivergedError, TrainingInterruptedWarning
 from ._denoising import DenoisingAutoEncoder
 from ._disentangle import DisentangledAutoEncoder
-from ._net import TrainingDivergedError, TrainingInterruptedWarning
 from ._outlier import AEOutlierDetector
 from ._persistence import ModelFileError, load, save
 from ._vae import VariationalAutoEncoder

@@ -30,6 +30,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
+from ._callbacks import TrainingInterruptedWarning, on_terminal, set_callback_params
 from ._choices import (
     LOSSES,
     OPTIMIZERS,
@@ -47,12 +48,7 @@ from ._data import (
 )
 from ._fitted import FittedNetworkMixin, unchanged_on_error
 from ._modules import ACTIVATIONS
-from ._net import (
-    ReconstructionNet,
-    TrainingInterruptedWarning,
-    on_terminal,
-    set_callback_params,
-)
+from ._net import ReconstructionNet
 from ._validation import check_training_setup
 
 #: Training codes kept to fit the latent density used by ``sample``.

@@ -17,19 +17,16 @@ callbacks, history and device handling are kept.
 """
 
 import copy
-import math
-import re
-import sys
 import warnings
-from collections import Counter
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, PrintLog
+from skorch.callbacks import EarlyStopping
 from skorch.dataset import get_len, unpack_data
 from skorch.exceptions import DeviceWarning
 from skorch.utils import to_tensor
 
+from ._callbacks import DivergenceGuard, EpochTable
 from ._choices import autocast, loadable_device
 from ._data import BatchIterator, TensorData, inference_batch_size, items_per_chunk
 
@@ -37,129 +34,6 @@ from ._data import BatchIterator, TensorData, inference_batch_size, items_per_ch
 #: at a time: reading each one at once (``loss.item()``) would make the host
 #: wait for the device at every step. On the CPU each is read at once.
 LOSS_READ_BATCHES = 32
-
-
-class TrainingDivergedError(FloatingPointError):
-    """Raised when the training loss becomes NaN or infinite."""
-
-
-class TrainingInterruptedWarning(UserWarning):
-    """Warns that a KeyboardInterrupt (Ctrl-C) stopped training early."""
-
-
-def _named_callbacks(callbacks):
-    """``{name: callback}`` as skorch names them: the given name of a
-    ``(name, callback)`` pair, else the class name, numbered ``_1``, ``_2``,
-    ... when several callbacks share it."""
-    def base(item):
-        if isinstance(item, tuple):
-            return item[0]
-        return item.__name__ if isinstance(item, type) else type(item).__name__
-
-    counts = Counter(base(item) for item in callbacks if not isinstance(item, tuple))
-    seen = Counter()
-    named = {}
-    for item in callbacks:
-        name = base(item)
-        if not isinstance(item, tuple) and counts[name] > 1:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-        named[name] = item[1] if isinstance(item, tuple) else item
-    return named
-
-
-def set_callback_params(callbacks, params):
-    """Set ``callbacks__<name>__<param>`` values on the named callbacks.
-
-    Names are skorch's (see :func:`_named_callbacks`); a callback given as a
-    class cannot take parameters.
-
-    Raises
-    ------
-    ValueError
-        If a key names no callback, or a class, or a parameter it lacks.
-    """
-    named = _named_callbacks(callbacks)
-    for key, value in params.items():
-        name, _, param = key[len("callbacks__") :].partition("__")
-        if name not in named or not param:
-            raise ValueError(
-                f"{key!r} names no callback parameter: give callbacks__<name>__<param> "
-                f"with a name among {sorted(named)}."
-            )
-        callback = named[name]
-        if isinstance(callback, type):
-            raise ValueError(
-                f"{key!r}: callback {name!r} is a class; pass an instance to set its "
-                "parameters."
-            )
-        try:
-            callback.set_params(**{param: value})
-        except ValueError:
-            # LRScheduler keeps its policy's arguments as attributes that
-            # its set_params does not know.
-            if not hasattr(callback, param):
-                raise
-            setattr(callback, param, value)
-
-
-class DivergenceGuard(Callback):
-    """Stop training at the first batch whose loss is NaN or infinite.
-
-    A skorch callback, installed by :class:`ReconstructionNet` among its
-    default callbacks: it checks every training and validation batch as its
-    loss is read (at once on the CPU, within :data:`LOSS_READ_BATCHES` batches
-    on an accelerator), so a diverged epoch does not run to its end.
-
-    Raises
-    ------
-    TrainingDivergedError
-        At the first non-finite batch loss, naming the loss, its value and
-        the epoch, with what to try instead.
-    """
-
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        # On an accelerator batch losses are read in groups (see
-        # ReconstructionNet.run_single_epoch): a batch may have none yet.
-        self._check(net, net.history[-1, "batches", -1], training)
-
-    def on_epoch_end(self, net, **kwargs):
-        for batch in net.history[-1, "batches"]:
-            self._check(net, batch, training=True)
-            self._check(net, batch, training=False)
-
-    @staticmethod
-    def _check(net, batch, training):
-        value = batch.get("train_loss" if training else "valid_loss")
-        if value is not None and not math.isfinite(value):
-            kind = "training" if training else "validation"
-            raise TrainingDivergedError(
-                f"Training diverged: the {kind} loss became {value} at epoch "
-                f"{net.history[-1, 'epoch']}. Scale the input (e.g. StandardScaler), "
-                "lower `lr`, or use a robust `loss` such as 'huber'."
-            )
-
-
-def on_terminal():
-    """Whether standard output is a terminal (colour and progress bars garble logs)."""
-    return bool(getattr(sys.stdout, "isatty", lambda: False)())
-
-
-class EpochTable(PrintLog):
-    """skorch's per-epoch table, with colour only when printing to a terminal.
-
-    The ANSI codes that mark the best epochs garble logs, notebooks' saved
-    outputs and CI consoles.
-    """
-
-    _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-    def format_row(self, row, key, color):
-        text = super().format_row(row, key, color)
-        terminal = self.sink is print and on_terminal()
-        if isinstance(text, str) and not terminal:
-            text = self._ANSI.sub("", text)
-        return text
 
 
 def weighted_loss(criterion, y_pred, y_true, weight):

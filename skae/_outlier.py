@@ -17,8 +17,8 @@ from sklearn.utils.validation import (
 
 from ._autoencoder import AutoEncoderTransformer
 from ._base import DOC_LINK_TEMPLATE
+from ._callbacks import TrainingInterruptedWarning
 from ._fitted import unchanged_on_error
-from ._net import TrainingInterruptedWarning
 from ._outlier_scores import OutlierScoresMixin
 from ._validation import check_flag
 

@@ -194,6 +194,36 @@ def test_divergence_is_caught_when_losses_are_read_in_groups(X, monkeypatch):
 
     monkeypatch.setattr(_net, "loss_read_batches", lambda device: 4)
     ae = AutoEncoderTransformer(**{**FAST, "lr": 1e6, "optimizer": "sgd"})
-    with pytest.raises(_net.TrainingDivergedError, match="diverged"):
+    with pytest.raises(skae.TrainingDivergedError, match="diverged"):
         ae.fit(X * 1e3)
     assert not hasattr(ae, "net_")
+
+
+def test_the_guard_checks_each_read_loss_once_and_stops_at_unread_ones():
+    from types import SimpleNamespace
+
+    from skorch.history import History
+
+    from skae._callbacks import DivergenceGuard
+
+    history = History()
+    history.new_epoch()
+    history.record("epoch", 1)
+    net = SimpleNamespace(history=history)
+    guard = DivergenceGuard()
+    guard.on_epoch_begin(net)
+    for loss in (1.0, 0.5):
+        history.new_batch()
+        history.record_batch("train_loss", loss)
+    history.new_batch()
+    history.record_batch("train_batch_size", 32)  # its loss not read yet
+    guard.on_batch_end(net)
+    assert guard.checked_ == 2
+    # A group read at once: the middle batch's inf is caught, not only the last.
+    history[-1, "batches"][-1]["train_loss"] = 0.4
+    history.new_batch()
+    history.record_batch("train_loss", float("inf"))
+    history.new_batch()
+    history.record_batch("train_loss", 0.3)
+    with pytest.raises(skae.TrainingDivergedError, match="training loss became inf at epoch 1"):
+        guard.on_batch_end(net)

@@ -1,0 +1,148 @@
+"""The training engine's callbacks and the errors and warnings of training.
+
+:class:`DivergenceGuard` stops training at a non-finite loss,
+:class:`EpochTable` prints skorch's epoch table without colour codes off a
+terminal, and :func:`set_callback_params` reaches a user callback's
+parameters by skorch's names (``callbacks__<name>__<param>``).
+"""
+
+import math
+import re
+import sys
+from collections import Counter
+
+from skorch.callbacks import Callback, PrintLog
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+class TrainingInterruptedWarning(UserWarning):
+    """Warns that a KeyboardInterrupt (Ctrl-C) stopped training early."""
+
+
+def _named_callbacks(callbacks):
+    """``{name: callback}`` as skorch names them: the given name of a
+    ``(name, callback)`` pair, else the class name, numbered ``_1``, ``_2``,
+    ... when several callbacks share it."""
+    def base(item):
+        if isinstance(item, tuple):
+            return item[0]
+        return item.__name__ if isinstance(item, type) else type(item).__name__
+
+    counts = Counter(base(item) for item in callbacks if not isinstance(item, tuple))
+    seen = Counter()
+    named = {}
+    for item in callbacks:
+        name = base(item)
+        if not isinstance(item, tuple) and counts[name] > 1:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        named[name] = item[1] if isinstance(item, tuple) else item
+    return named
+
+
+def set_callback_params(callbacks, params):
+    """Set ``callbacks__<name>__<param>`` values on the named callbacks.
+
+    Names are skorch's (see :func:`_named_callbacks`); a callback given as a
+    class cannot take parameters.
+
+    Raises
+    ------
+    ValueError
+        If a key names no callback, or a class, or a parameter it lacks.
+    """
+    named = _named_callbacks(callbacks)
+    for key, value in params.items():
+        name, _, param = key[len("callbacks__") :].partition("__")
+        if name not in named or not param:
+            raise ValueError(
+                f"{key!r} names no callback parameter: give callbacks__<name>__<param> "
+                f"with a name among {sorted(named)}."
+            )
+        callback = named[name]
+        if isinstance(callback, type):
+            raise ValueError(
+                f"{key!r}: callback {name!r} is a class; pass an instance to set its "
+                "parameters."
+            )
+        try:
+            callback.set_params(**{param: value})
+        except ValueError:
+            # LRScheduler keeps its policy's arguments as attributes that
+            # its set_params does not know.
+            if not hasattr(callback, param):
+                raise
+            setattr(callback, param, value)
+
+
+class DivergenceGuard(Callback):
+    """Stop training at the first batch whose loss is NaN or infinite.
+
+    A skorch callback, installed by :class:`skae._net.ReconstructionNet`
+    among its default callbacks: it checks every training and validation
+    batch's loss once, as it is read (at once on the CPU, in groups of
+    :data:`skae._net.LOSS_READ_BATCHES` on an accelerator), so a diverged
+    epoch does not run to its end.
+
+    Raises
+    ------
+    TrainingDivergedError
+        At the first non-finite batch loss, naming the loss, its value and
+        the epoch, with what to try instead.
+    """
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.checked_ = 0  # batches of this epoch checked so far
+
+    def on_batch_end(self, net, **kwargs):
+        self._check_read(net)
+
+    def on_epoch_end(self, net, **kwargs):
+        self._check_read(net)  # every loss is read by now
+
+    def _check_read(self, net):
+        """Check the batches whose losses were read since the last check.
+
+        Losses are read in batch order, so the first batch without one ends
+        the batches to check.
+        """
+        batches = net.history[-1, "batches"]
+        while self.checked_ < len(batches):
+            batch = batches[self.checked_]
+            read = [key for key in ("train_loss", "valid_loss") if key in batch]
+            if not read:
+                return
+            for key in read:
+                if not math.isfinite(batch[key]):
+                    kind = "training" if key == "train_loss" else "validation"
+                    raise TrainingDivergedError(
+                        f"Training diverged: the {kind} loss became {batch[key]} at epoch "
+                        f"{net.history[-1, 'epoch']}. Scale the input (e.g. StandardScaler), "
+                        "lower `lr`, or use a robust `loss` such as 'huber'."
+                    )
+            self.checked_ += 1
+
+
+def on_terminal():
+    """Whether standard output is a terminal (colour and progress bars garble logs)."""
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
+
+
+class EpochTable(PrintLog):
+    """skorch's per-epoch table, with colour only when printing to a terminal.
+
+    The ANSI codes that mark the best epochs garble logs, notebooks' saved
+    outputs and CI consoles.
+    """
+
+    _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        terminal = self.sink is print and on_terminal()
+        if isinstance(text, str) and not terminal:
+            text = self._ANSI.sub("", text)
+        return text
