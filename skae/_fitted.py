@@ -12,7 +12,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._choices import in_precision
-from ._data import apply_batched
+from ._inference import apply_batched
 
 
 @contextmanager

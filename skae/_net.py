@@ -28,7 +28,8 @@ from skorch.utils import to_tensor
 
 from ._callbacks import DivergenceGuard, EpochTable
 from ._choices import autocast, loadable_device
-from ._data import BatchIterator, TensorData, inference_batch_size, items_per_chunk
+from ._data import BatchIterator, TensorData
+from ._inference import inference_batch_size, items_per_chunk
 
 #: On an accelerator, the batches' losses are copied to the host this many
 #: at a time: reading each one at once (``loss.item()``) would make the host

@@ -9,7 +9,8 @@ from torch import nn
 
 from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
 from ._codes import check_codes, code_usage
-from ._data import raise_not_finite, subsample
+from ._data import subsample
+from ._inference import raise_not_finite
 from ._networks import encoder_decoder
 from ._quantizer import VQAutoEncoder
 from ._rows import RowTransformerMixin

@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from skae._data import INFERENCE_BATCH_SIZE, apply_batched, items_per_chunk, subsample
+from skae._data import subsample
+from skae._inference import INFERENCE_BATCH_SIZE, apply_batched, items_per_chunk
 
 
 def test_apply_batched_stitches_chunks_in_order():
