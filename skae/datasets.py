@@ -2,20 +2,20 @@
 
 :class:`GroupRenderer` makes rows whose content and group are known, so a
 disentangling model's content code and conversions can be checked against the
-truth. :func:`make_speech_corpus` synthesises a small *parallel* speech corpus with
+truth. :func:`make_speech_corpus` synthesises a *parallel* speech corpus with
 the espeak-ng speech synthesiser: every voice reads every sentence, so for any
-utterance converted to another voice the real target utterance exists.
+utterance converted to another voice the real target utterance exists, and
+every 10 ms frame can carry the phone being spoken.
 """
 
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.utils import Bunch, check_random_state
+
+from . import _corpus_cache, _espeak
 
 #: Default voices: (name, espeak-ng voice+variant, pitch 0-99, words/minute).
 VOICES = (
@@ -31,6 +31,59 @@ VOICES = (
 
 #: A voice outside :data:`VOICES`, for one-shot conversion to an unseen speaker.
 UNSEEN_VOICE = ("m5_unseen", "en-us+m5", 50, 160)
+
+# espeak-ng's voice variants that sound like a person (its robots, whispers
+# and effects left out), and English accents it speaks.
+_VARIANTS = (
+    "adam", "Alex", "Alicia", "Andrea", "Andy", "Annie", "antonio", "aunty", "belinda",
+    "benjamin", "boris", "caleb", "david", "Denis", "Diogo", "ed", "edward", "edward2",
+    "f1", "f2", "f3", "f4", "f5", "Gene", "Gene2", "grandma", "grandpa", "gustave",
+    "Henrique", "Hugo", "iven", "iven2", "iven3", "iven4", "Jacky", "john", "kaukovalta",
+    "klatt", "klatt2", "klatt3", "klatt4", "Lee", "linda", "m1", "m2", "m3", "m4", "m5",
+    "m6", "m7", "m8", "marcelo", "Marco", "Mario", "max", "Michael", "michel", "miguel",
+    "Mike", "Mr", "Nguyen", "norbert", "pablo", "paul", "pedro", "quincy", "rob", "robert",
+    "sandro", "shelby", "steph", "steph2", "steph3", "Storm", "travis", "victor", "zac",
+)
+_ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan",
+            "en-gb-x-gbcwmd", "en-us-nyc")
+
+
+def speech_voices(n_voices: int = 64, random_state: int = 0) -> list[tuple[str, str, int, int]]:
+    """Return ``n_voices`` distinct voices for :func:`make_speech_corpus`.
+
+    Each is one of espeak-ng's voice variants (up to 77 of them) with an
+    English accent, a pitch and a speed drawn at random, so that voices which
+    share a variant still differ. The variants and accents are taken in a
+    random order; the list is the same for the same ``random_state``.
+
+    Parameters
+    ----------
+    n_voices : int, default=64
+        Number of voices, at most 154 (each variant at most twice).
+    random_state : int, default=0
+        Seeds the choice.
+
+    Returns
+    -------
+    voices : list of (name, espeak_voice, pitch, speed)
+        Names such as ``"Alex_en-029_p43_s151"``.
+
+    Examples
+    --------
+    >>> from skae.datasets import speech_voices
+    >>> speech_voices(2)  # doctest: +SKIP
+    [('steph_en-gb-x-rp_p55_s163', 'en-gb-x-rp+steph', 55, 163), ...]
+    """
+    if not 1 <= n_voices <= 2 * len(_VARIANTS):
+        raise ValueError(f"n_voices must be in [1, {2 * len(_VARIANTS)}], got {n_voices}.")
+    rng = np.random.RandomState(random_state)
+    variants = np.concatenate([rng.permutation(_VARIANTS), rng.permutation(_VARIANTS)])
+    voices = []
+    for i, variant in enumerate(variants[:n_voices]):
+        accent = _ACCENTS[rng.randint(len(_ACCENTS))]
+        pitch, speed = int(rng.randint(15, 86)), int(rng.randint(125, 196))
+        voices.append((f"{variant}_{accent}_p{pitch}_s{speed}", f"{accent}+{variant}", pitch, speed))
+    return voices
 
 _SUBJECTS = ["the red fox", "a tall woman", "my old neighbour", "the small boy", "our teacher",
              "the brown dog", "a quiet farmer", "the young pilot", "her brother", "the happy cook"]
@@ -58,33 +111,20 @@ def speech_sentences(n_sentences: int, random_state: int = 0) -> list[str]:
     return sentences
 
 
-def _espeak():
-    path = shutil.which("espeak-ng")
-    if path is None:
-        raise OSError(
-            "make_speech_corpus needs the espeak-ng speech synthesiser, which was "
-            "not found on PATH. Install it, e.g. `apt-get install espeak-ng` "
-            "(Debian/Ubuntu) or `brew install espeak-ng` (macOS)."
-        )
-    return path
+def _trimmed(text, voice, pitch, speed, sr):
+    """Audio at ``sr`` trimmed of silence, the trim's first sample, and the phones."""
+    import librosa
+
+    native, native_sr, phones = _espeak.speak(text, voice, pitch, speed)
+    audio = librosa.resample(native.astype(np.float32) / 32768.0, orig_sr=native_sr, target_sr=sr)
+    audio, (start, _) = librosa.effects.trim(audio, top_db=40)
+    phones = [(name, at * sr / native_sr) for name, at in phones]
+    return audio.astype(np.float32), int(start), phones
 
 
 def synthesize(text: str, voice: str, pitch: int, speed: int, sr: int = 16000) -> np.ndarray:
-    """Speak ``text`` with espeak-ng; return float32 audio at ``sr`` Hz."""
-    import librosa
-    import soundfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = os.path.join(tmp, "utt.wav")
-        subprocess.run(
-            [_espeak(), "-v", voice, "-p", str(pitch), "-s", str(speed), "-w", wav, text],
-            check=True,
-            capture_output=True,
-        )
-        audio, native_sr = soundfile.read(wav, dtype="float32")
-    audio = librosa.resample(audio, orig_sr=native_sr, target_sr=sr)
-    audio, _ = librosa.effects.trim(audio, top_db=40)
-    return audio.astype(np.float32)
+    """Speak ``text`` with espeak-ng; return float32 audio at ``sr`` Hz, trimmed of silence."""
+    return _trimmed(text, voice, pitch, speed, sr)[0]
 
 
 def log_mel(
@@ -222,6 +262,13 @@ class GroupRenderer:
         return self.render(content, y), y, content
 
 
+def _utterance(text, voice, pitch, speed, *, sr, n_mels, fmin, hop_length=160):
+    """Audio, log-mel frames and the phone of each frame of one utterance."""
+    audio, start, phones = _trimmed(text, voice, pitch, speed, sr)
+    mel = log_mel(audio, sr=sr, n_mels=n_mels, fmin=fmin, hop_length=hop_length)
+    return audio, mel, _espeak.frame_phones(phones, len(mel), start, hop_length)
+
+
 def make_speech_corpus(
     n_sentences: int = 40,
     voices: Sequence[tuple[str, str, int, int]] = VOICES,
@@ -230,6 +277,8 @@ def make_speech_corpus(
     fmin: float = 55.0,
     sr: int = 16000,
     return_audio: bool = False,
+    return_phones: bool = False,
+    cache_dir: str | os.PathLike | bool | None = None,
     random_state: int = 0,
 ) -> Bunch:
     """Synthesise a parallel speech corpus as log-mel spectrograms.
@@ -238,6 +287,8 @@ def make_speech_corpus(
     sentences with espeak-ng; audio is resampled to ``sr`` Hz, trimmed of
     silence and turned into an ``n_mels``-bin log-mel spectrogram (10 ms
     hop; the lowest mel band starts at ``fmin`` so low male pitch is kept).
+    espeak-ng reports where each phoneme starts in its audio, so each frame
+    can also carry its phone (``return_phones``).
 
     Parameters
     ----------
@@ -245,7 +296,8 @@ def make_speech_corpus(
         Number of distinct sentences read by each voice.
     voices : sequence of (name, espeak_voice, pitch, speed), default=VOICES
         The speakers: a name, an espeak-ng voice with variant (``"en+f2"``),
-        pitch in 0-99 and speed in words per minute.
+        pitch in 0-99 and speed in words per minute. :func:`speech_voices`
+        makes many.
     n_mels : int, default=80
         Mel bands.
     fmin : float, default=55.0
@@ -253,7 +305,16 @@ def make_speech_corpus(
     sr : int, default=16000
         Sample rate of the audio.
     return_audio : bool, default=False
-        Also return the waveforms.
+        Also return the waveforms (these are never cached).
+    return_phones : bool, default=False
+        Also return the phone of every frame.
+    cache_dir : str, path, bool or None, default=None
+        Keep the spectrograms and phones in a compressed ``.npz`` file in
+        this directory (``True``: ``skae_speech`` in scikit-learn's data home,
+        ``~/scikit_learn_data`` unless ``SCIKIT_LEARN_DATA`` says otherwise),
+        named after a hash of the arguments, and read it on later calls
+        instead of synthesising again. Loading never unpickles. ``None``: no
+        cache. Ignored with ``return_audio``.
     random_state : int, default=0
         Seeds the choice of sentences.
 
@@ -263,35 +324,61 @@ def make_speech_corpus(
         ``mels`` (list of ``(n_frames, n_mels)`` float32 arrays, one per
         utterance), ``speaker`` (name per utterance), ``sentence`` (sentence
         index per utterance), ``sentences`` (the texts), ``speakers`` (the
-        voice names), ``sr``, ``hop_length``, ``fmin`` and, with
-        ``return_audio``, ``audio``.
+        voice names), ``sr``, ``hop_length``, ``fmin``; with ``return_audio``,
+        ``audio``; with ``return_phones``, ``phones`` (one array of phone
+        names per utterance, aligned with its frames: espeak-ng's phoneme
+        mnemonics without allophone marks, ``"_"`` for pauses and silence)
+        and ``phone_names`` (the sorted set).
 
     Raises
     ------
     OSError
-        If espeak-ng is not installed.
+        If espeak-ng's library is not installed.
+
+    Examples
+    --------
+    >>> from skae.datasets import make_speech_corpus
+    >>> corpus = make_speech_corpus(2, return_phones=True)  # doctest: +SKIP
+    >>> corpus.mels[0].shape, corpus.phones[0][:12]  # doctest: +SKIP
+    ((187, 80), array(['D', 'D', '@', '@', '@', '@', 'r', 'r', ... ], dtype='<U2'))
     """
-    _espeak()
+    _espeak.engine()
     sentences = speech_sentences(n_sentences, random_state)
-    mels, speaker, sentence, audio = [], [], [], []
-    for name, voice, pitch, speed in voices:
-        for i, text in enumerate(sentences):
-            wave = synthesize(text, voice, pitch, speed, sr=sr)
-            mels.append(log_mel(wave, sr=sr, n_mels=n_mels, fmin=fmin))
-            speaker.append(name)
-            sentence.append(i)
-            if return_audio:
-                audio.append(wave)
+    hop_length = 160
+    cache = None
+    if cache_dir not in (None, False) and not return_audio:
+        key = [1, n_sentences, [list(v) for v in voices], n_mels, fmin, sr, random_state]
+        cache = _corpus_cache.cache_path(cache_dir, key)
+    if cache is not None and os.path.exists(cache):
+        mels, phones = _corpus_cache.load(cache)
+        audio = []
+    else:
+        mels, phones, audio = [], [], []
+        for _, voice, pitch, speed in voices:
+            for text in sentences:
+                wave, mel, frames = _utterance(
+                    text, voice, pitch, speed, sr=sr, n_mels=n_mels, fmin=fmin,
+                    hop_length=hop_length,
+                )
+                mels.append(mel)
+                phones.append(frames)
+                if return_audio:
+                    audio.append(wave)
+        if cache is not None:
+            _corpus_cache.save(cache, mels, phones)
     corpus = Bunch(
         mels=mels,
-        speaker=np.array(speaker),
-        sentence=np.array(sentence),
+        speaker=np.repeat([v[0] for v in voices], n_sentences),
+        sentence=np.tile(np.arange(n_sentences), len(voices)),
         sentences=sentences,
         speakers=[v[0] for v in voices],
         sr=sr,
-        hop_length=160,
+        hop_length=hop_length,
         fmin=fmin,
     )
     if return_audio:
         corpus.audio = audio
+    if return_phones:
+        corpus.phones = phones
+        corpus.phone_names = sorted({str(p) for frames in phones for p in frames})
     return corpus

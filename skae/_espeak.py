@@ -1,0 +1,155 @@
+"""The espeak-ng speech synthesiser through its C library, with phoneme events.
+
+``libespeak-ng`` (installed with the espeak-ng program) synthesises in the
+calling process and reports each phoneme with its position in the audio
+(``espeakINITIALIZE_PHONEME_EVENTS``): the alignment that frame-level phone
+labels are made of. The library is bound with :mod:`ctypes`, so nothing is
+compiled; it keeps global state, so every call goes through one lock.
+"""
+
+import ctypes
+import ctypes.util
+import re
+import threading
+
+import numpy as np
+
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_PHONEME_EVENTS = 0x0001
+_INITIALIZE_DONT_EXIT = 0x8000
+_EVENT_LIST_TERMINATED = 0
+_EVENT_PHONEME = 7
+_RATE, _PITCH = 1, 3
+_POS_CHARACTER = 1
+
+#: The label of frames outside any phone: pauses and the silence around speech.
+SILENCE = "_"
+
+_INSTALL = (
+    "the espeak-ng speech synthesiser was not found. Install it, e.g. "
+    "`apt-get install espeak-ng` (Debian/Ubuntu) or `brew install espeak-ng` (macOS)."
+)
+
+
+class _Event(ctypes.Structure):
+    # espeak_EVENT of speak_lib.h; ``id`` is a union whose phoneme member is char[8].
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", ctypes.c_char * 8),
+    ]
+
+
+_Callback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
+
+
+class _Engine:
+    """One initialised libespeak-ng, collecting audio and phonemes of a call."""
+
+    def __init__(self, lib):
+        self.lib = lib
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        self.sample_rate = lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
+        )
+        if self.sample_rate <= 0:
+            raise OSError(f"libespeak-ng failed to initialise (code {self.sample_rate}).")
+        self.chunks, self.phones = [], []
+        self._callback = _Callback(self._collect)  # kept alive as long as the engine
+        lib.espeak_SetSynthCallback(self._callback)
+        self.lock = threading.Lock()
+
+    def _collect(self, wav, n_samples, events):
+        if wav and n_samples > 0:
+            self.chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
+        i = 0
+        while events[i].type != _EVENT_LIST_TERMINATED:
+            if events[i].type == _EVENT_PHONEME:
+                self.phones.append((events[i].id.decode("utf-8", "replace"), events[i].sample))
+            i += 1
+        return 0
+
+    def speak(self, text, voice, pitch, speed):
+        with self.lock:
+            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise ValueError(f"espeak-ng has no voice {voice!r}.")
+            self.lib.espeak_SetParameter(_PITCH, int(pitch), 0)
+            self.lib.espeak_SetParameter(_RATE, int(speed), 0)
+            self.chunks, self.phones = [], []
+            data = text.encode("utf-8")
+            self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, 0, None, None)
+            self.lib.espeak_Synchronize()
+            audio = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
+            return audio, list(self.phones)
+
+
+_engine = None
+_engine_lock = threading.Lock()
+
+
+def _find_library():
+    for name in ("espeak-ng", "libespeak-ng.so.1"):
+        path = ctypes.util.find_library(name) if "." not in name else name
+        if path is None:
+            continue
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    raise OSError("make_speech_corpus needs libespeak-ng: " + _INSTALL)
+
+
+def engine():
+    """The process's libespeak-ng engine, loaded and initialised on first use."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = _Engine(_find_library())
+    return _engine
+
+
+def phone_name(name):
+    """An espeak-ng phoneme mnemonic without its allophone marks (``"@2"`` -> ``"@"``).
+
+    Pauses (``"_"``, ``"_:"``, ``"_!"``) all become :data:`SILENCE`.
+    """
+    if name.startswith("_"):
+        return SILENCE
+    return re.sub(r"[0-9#]+$", "", name) or name
+
+
+def speak(text, voice, pitch, speed):
+    """Synthesise ``text``: int16 audio, its sample rate and the phonemes.
+
+    Returns
+    -------
+    audio : ndarray of int16
+    sample_rate : int
+    phones : list of (str, int)
+        Each phoneme (its :func:`phone_name`) with the sample where it starts.
+    """
+    eng = engine()
+    audio, events = eng.speak(text, voice, pitch, speed)
+    return audio, eng.sample_rate, [(phone_name(name), start) for name, start in events]
+
+
+def frame_phones(phones, n_frames, start_sample, hop):
+    """The phone of each analysis frame.
+
+    ``phones`` are (name, first sample) pairs. Frame ``t`` is centred on
+    sample ``start_sample + t * hop`` (``start_sample`` is where silence
+    trimming cut the audio); it gets the last phone that starts at or before
+    that sample, and :data:`SILENCE` before the first one.
+    """
+    names = np.array([SILENCE] + [name for name, _ in phones], dtype=object)
+    starts = np.array([start for _, start in phones], dtype=np.float64)
+    centres = start_sample + hop * np.arange(n_frames)
+    index = np.searchsorted(starts, centres, side="right")
+    return names[index].astype(str)
