@@ -239,12 +239,11 @@ class BaseAutoEncoder(
             net.validation_fraction = (
                 self.validation_fraction if self.early_stopping and not partial else None
             )
-            if cond is not None:
-                cond = torch.as_tensor(cond).to(X_tensor.device)
+            cond_tensor = None if cond is None else torch.as_tensor(cond).to(X_tensor.device)
             n_epochs_before = len(net.history)
             net.partial_fit(
                 TensorData(
-                    X_tensor, cond, _weight_tensor(weight, X_tensor.device), device=device
+                    X_tensor, cond_tensor, _weight_tensor(weight, X_tensor.device), device=device
                 ),
                 epochs=1 if partial else self.max_epochs,
             )
@@ -255,7 +254,7 @@ class BaseAutoEncoder(
         self._trained_with = {
             k: v for k, v in self.get_params(deep=False).items() if k != "callbacks"
         }
-        self._summarize_training(X)
+        self._summarize_training(X, cond)
         self._warn_how_training_ended(net, stopper, len(net.history) - n_epochs_before)
 
     def _warn_how_training_ended(self, net, stopper, n_epochs):
@@ -374,11 +373,12 @@ class BaseAutoEncoder(
         """
         return None
 
-    def _summarize_training(self, X):
+    def _summarize_training(self, X, cond):
         """Record what inference needs from the rows just trained on.
 
         Called at the end of every training call with the array the network
-        trained on. The default keeps the codes of (a subsample of at most
+        trained on and its conditioning (group ids, or None). The default
+        keeps the codes of (a subsample of at most
         ``_MAX_KEPT_CODES``) training rows, the draws of ``sample``;
         subclasses may add fitted statistics.
         """

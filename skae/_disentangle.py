@@ -14,6 +14,9 @@ and rendering in a group (:class:`skae._groups.GroupConversionMixin`) by
 
 from numbers import Integral, Real
 
+import numpy as np
+import torch
+
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -84,6 +87,17 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
     method : {"mmd", "adversarial", "instance_norm", "bottleneck"}, \
             default="mmd"
         How the content code is kept free of the group; see above.
+    group_encoder : bool, default=False
+        Compute group codes from the data instead of learning one per group
+        (sequences only): a group encoder (1-D convolutions of the encoder's
+        widths, averaged over time, as the speaker encoders of AdaIN-VC
+        [2]_ and AutoVC [3]_) is trained with the autoencoder, each
+        training window's code encoded from another window of its group in
+        the batch. :meth:`embed_group` is then one forward pass over a few
+        seconds of a group never seen in training (one-shot conversion), and
+        :attr:`group_embeddings_` are the mean codes of each group's training
+        windows. Pays off with many training groups (tens of speakers: the
+        encoder must learn the space of groups, not a few points of it).
     mmd_weight : float, default=10.0
         Weight of the group discrepancy term for ``method="mmd"``; ignored by
         the other methods. Larger hides the group better and rebuilds less
@@ -165,7 +179,9 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
     classes_ : ndarray of shape (n_groups,)
         The group labels seen in :meth:`fit`, sorted.
     group_embeddings_ : ndarray of shape (n_groups, group_dim)
-        The learned code of each group, in the order of ``classes_``.
+        The learned code of each group, in the order of ``classes_``; with
+        ``group_encoder=True``, the mean encoded code of its training windows
+        (of the latest training call that had the group).
     n_features_in_ : int
         Number of features (per frame for sequences) seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -226,6 +242,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         "mmd_weight": [Interval(Real, 0, None, closed="left")],
         "adversary_weight": [Interval(Real, 0, None, closed="left")],
         "segment_length": [Interval(Integral, 1, None, closed="left")],
+        "group_encoder": ["boolean"],
     }
 
     def __init__(
@@ -234,6 +251,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         *,
         group_dim=16,
         method="mmd",
+        group_encoder=False,
         mmd_weight=10.0,
         adversary_weight=0.3,
         segment_length=64,
@@ -287,6 +305,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         )
         self.group_dim = group_dim
         self.method = method
+        self.group_encoder = group_encoder
         self.mmd_weight = mmd_weight
         self.adversary_weight = adversary_weight
         self.segment_length = segment_length
@@ -341,6 +360,12 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
                 "input: a 3-D array (n_sequences, n_frames, n_features) or a list "
                 "of 2-D arrays. For rows use 'mmd', 'adversarial' or 'bottleneck'."
             )
+        if self.group_encoder and not sequences:
+            raise ValueError(
+                "group_encoder=True encodes a group code from a sequence over time and "
+                "needs sequence input: a 3-D array (n_sequences, n_frames, n_features) "
+                "or a list of 2-D arrays."
+            )
         X, y, owners = self._check_rows_or_windows(X, y, reset=reset)
         if reset:
             self.classes_, ids = encode_groups(y)
@@ -358,16 +383,28 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         )
         if self._sequence_input:
             instance_norm = self.method in ("instance_norm", "mmd")
-            return DisentangledConv(n_features, *shape, instance_norm=instance_norm, **common)
+            return DisentangledConv(
+                n_features, *shape, instance_norm=instance_norm,
+                group_encoder=self.group_encoder, **common,
+            )
         output_activation = "sigmoid" if self.loss == "bce" else None
         return DisentangledMLP(
             n_features, *shape, batch_norm=self.batch_norm, output_activation=output_activation, **common
         )
 
-    def _summarize_training(self, X):
-        """Keep a subsample of training content codes (frames) for :meth:`sample`."""
+    def _summarize_training(self, X, cond):
+        """Keep a subsample of training content codes (frames) for :meth:`sample`;
+        with a group encoder, make each trained group's code its mean encoded code."""
         codes = self._encode(X).reshape(-1, self.n_components)
         self._training_codes = subsample(codes, _MAX_KEPT_CODES)
+        module = self.net_.module_
+        if module.group_encoder is not None:
+            encoded = self._infer(module.group_encoder, X)
+            table = module.group_embedding.weight
+            with torch.no_grad():
+                for group in np.unique(cond):
+                    code = encoded[cond == group].mean(axis=0)
+                    table[group] = torch.as_tensor(code, device=table.device)
 
     # -- inference ----------------------------------------------------------
     def transform(self, X):

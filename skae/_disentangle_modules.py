@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._group_encoder import GroupEncoder, same_group_partners
 from ._modules import ACTIVATIONS, MLP, mirrored_mlps
 
 #: Frames seen by each convolution of the sequence network.
@@ -85,13 +86,14 @@ def reverse_gradient(x, scale=1.0):
 
 
 class _Disentangler(nn.Module):
-    """Group embedding table and optional adversary shared by both networks."""
+    """Group codes (a table, or a group encoder) and the optional adversary."""
 
     def _init_groups(
         self, n_components, n_groups, group_dim, adversary_sizes, adversary_weight, mmd_weight
     ):
         self.group_embedding = nn.Embedding(n_groups, group_dim)
         nn.init.normal_(self.group_embedding.weight, std=0.1)
+        self.group_encoder = None  # a network that computes group codes, if any
         self.mmd_weight = float(mmd_weight)
         self.adversary_weight = float(adversary_weight)
         self.adversary = None
@@ -103,9 +105,22 @@ class _Disentangler(nn.Module):
         logits = self.adversary(reverse_gradient(z, self.adversary_weight))
         return F.cross_entropy(logits, cond)
 
+    def group_codes(self, x, cond):
+        """The group code of each item: looked up, or encoded from a partner.
+
+        With a group encoder, an item's code in training is encoded from
+        another item of its group (:func:`same_group_partners`); outside
+        training, from the item itself.
+        """
+        if self.group_encoder is None:
+            return self.group_embedding(cond)
+        if self.training:
+            x = x[same_group_partners(cond)]
+        return self.group_encoder(x)
+
     def forward(self, x, cond):
         z = self.encode(x)
-        x_hat = self.decode(z, self.group_embedding(cond))
+        x_hat = self.decode(z, self.group_codes(x, cond))
         terms = {}
         # Only the gradients of these terms count: their values are kept out
         # of the monitored training loss, which stays the reconstruction
@@ -121,14 +136,20 @@ class _Disentangler(nn.Module):
         return (x_hat, terms) if terms else x_hat
 
     def embed_group(self, x, *, n_steps, lr, criterion):
-        """Fit a group code to examples ``x`` of one group; the network stays fixed.
+        """A group code for examples ``x`` of one group; the network stays fixed.
 
-        Starting from the mean of the group embeddings, ``n_steps`` Adam
-        steps on the code alone minimise ``criterion`` between ``x`` and ``x``
-        decoded from its own content codes in that group code.
+        With a group encoder: the mean of its codes of the examples (one
+        forward pass; ``n_steps``, ``lr`` and ``criterion`` are unused).
+        Otherwise fitted: starting from the mean of the group embeddings,
+        ``n_steps`` Adam steps on the code alone minimise ``criterion``
+        between ``x`` and ``x`` decoded from its own content codes in that
+        group code.
 
         Shape: ``x`` as the network's input -> ``(group_dim,)``.
         """
+        if self.group_encoder is not None:
+            with torch.no_grad():
+                return self.group_encoder(x).mean(0)
         with torch.no_grad():
             z = self.encode(x)
             g = self.group_embedding.weight.mean(0)
@@ -269,6 +290,10 @@ class DisentangledConv(_Disentangler):
         Dropout probability after hidden activations.
     instance_norm : bool, default=False
         Instance normalisation in the encoder and AdaIN in the decoder.
+    group_encoder : bool, default=False
+        Compute group codes from the sequences with a
+        :class:`~skae._group_encoder.GroupEncoder` of the encoder's widths
+        instead of looking them up.
     adversary_weight : float, default=0.0
         Scale of the reversed gradient from a frame-level group classifier.
     mmd_weight : float, default=0.0
@@ -292,6 +317,7 @@ class DisentangledConv(_Disentangler):
         activation="relu",
         dropout=0.0,
         instance_norm=False,
+        group_encoder=False,
         adversary_weight=0.0,
         mmd_weight=0.0,
     ):
@@ -318,6 +344,8 @@ class DisentangledConv(_Disentangler):
         self._init_groups(
             n_components, n_groups, group_dim, hidden_sizes, adversary_weight, mmd_weight
         )
+        if group_encoder:
+            self.group_encoder = GroupEncoder(n_features, hidden_sizes, group_dim, activation)
 
     def encode(self, x):
         h = x.transpose(1, 2)  # (batch, n_features, frames)

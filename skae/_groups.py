@@ -120,7 +120,10 @@ class GroupConversionMixin:
     def embed_group(self, X_examples, *, n_steps=200, lr=0.05):
         """A group code for a new group from a few of its rows (or sequences).
 
-        The code is fitted to the examples: starting from the mean of
+        With ``group_encoder=True`` the code is the mean of the group
+        encoder's codes of the examples' windows: one forward pass
+        (``n_steps`` and ``lr`` are not used). Otherwise it is fitted to the
+        examples: starting from the mean of
         :attr:`group_embeddings_`, ``n_steps`` Adam steps minimise the
         reconstruction loss of the examples decoded from their own content
         codes; the network stays fixed. Pass the result as ``group_code=`` to

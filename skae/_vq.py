@@ -308,7 +308,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
             ema_decay=self.ema_decay,
         )
 
-    def _summarize_training(self, X):
+    def _summarize_training(self, X, cond):
         """Count code usage on the training rows; keep codes for :meth:`sample`."""
         codes = self._encode(X)  # (n_samples, n_codebooks)
         self.code_usage_, self.perplexity_ = code_usage(codes, self.n_codes)

@@ -226,3 +226,59 @@ def test_sequence_methods_fit_variable_length_lists(sequences, method):
     model.partial_fit(X_list, y)
     with pytest.raises(ValueError, match="sequences, not rows"):
         model.partial_fit(X[:, 0], y)
+
+
+# -- group encoder (one-shot) -------------------------------------------------
+def test_same_group_partners_pair_within_groups():
+    import torch
+
+    from skae._group_encoder import same_group_partners
+
+    torch.manual_seed(0)
+    cond = torch.tensor([3, 1, 3, 2, 1, 1, 0, 3, 1])
+    partners = same_group_partners(cond)
+    assert torch.equal(cond[partners], cond)
+    alone = torch.bincount(cond)[cond] == 1
+    assert torch.equal(partners == torch.arange(len(cond)), alone)  # itself only when alone
+    assert sorted(partners.tolist()) == list(range(len(cond)))  # a permutation
+
+
+def test_group_encoder_converts_to_groups_never_seen(tmp_path):
+    from scipy.ndimage import gaussian_filter1d
+
+    import skae
+
+    truth = GroupRenderer(n_groups=10)
+    rng = np.random.RandomState(1)
+
+    def draw(n, groups):
+        c = gaussian_filter1d(truth.content((n, 48), rng), 1, axis=1)
+        return c, truth.render(c, groups)
+
+    y = rng.randint(8, size=160)  # groups 8 and 9 are never seen in training
+    _, X = draw(160, y)
+    model = DisentangledAutoEncoder(
+        n_components=2, group_dim=4, method="instance_norm", group_encoder=True,
+        segment_length=32, max_epochs=30, **{**FAST, "batch_size": 32, "lr": 3e-3},
+    ).fit(X, y)
+    c, X_source = draw(20, rng.randint(8, size=20))
+    for new in (8, 9):
+        _, examples = draw(4, np.full(4, new))
+        code = model.embed_group(examples)
+        # A forward pass: no optimisation to tune.
+        np.testing.assert_array_equal(code, model.embed_group(examples, n_steps=1))
+        X_true = truth.render(c, np.full(20, new))
+        error = relative_error(model.convert(X_source, group_code=code), X_true)
+        unchanged = relative_error(X_source, X_true)
+        example_mean = relative_error(np.broadcast_to(examples.mean((0, 1)), X_true.shape), X_true)
+        assert error < 0.3 * min(unchanged, example_mean), (error, unchanged, example_mean)
+    # A trained group's code is its windows' mean code: embedding its rows lands there.
+    own = model.embed_group(X[y == 0])
+    distances = np.linalg.norm(model.group_embeddings_ - own, axis=1)
+    assert distances.argmin() == 0
+    # Saved and loaded safely, group encoder included.
+    skae.save(model, tmp_path / "m.skae")
+    loaded = skae.load(tmp_path / "m.skae")
+    np.testing.assert_allclose(loaded.embed_group(examples), code, rtol=1e-6)
+    with pytest.raises(ValueError, match="group_encoder=True .* needs sequence input"):
+        DisentangledAutoEncoder(group_encoder=True).fit(X[:, 0], y)
