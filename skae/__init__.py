@@ -4,6 +4,7 @@ from ._autoencoder import AutoEncoderTransformer
 from ._callbacks import TrainingDivergedError, TrainingInterruptedWarning
 from ._denoising import DenoisingAutoEncoder
 from ._disentangle import DisentangledAutoEncoder
+from ._distributed import data_parallel
 from ._outlier import AEOutlierDetector
 from ._persistence import ModelFileError, load, save
 from ._vae import VariationalAutoEncoder
@@ -21,6 +22,7 @@ __all__ = [
     "TrainingInterruptedWarning",
     "VQTransformer",
     "VariationalAutoEncoder",
+    "data_parallel",
     "load",
     "save",
     "__version__",

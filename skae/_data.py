@@ -222,14 +222,15 @@ def stream_block_rows(X):
     return max(1, STREAM_BLOCK_BYTES // row_bytes)
 
 
-def _batch_bounds(n, size):
+def _batch_bounds(n, size, min_rows=2):
     """``(start, stop)`` of the batches of ``n`` rows, ``size`` rows each.
 
-    A one-row tail joins the previous batch: batch normalisation cannot train
-    on a single row, and one row makes a noisy step anyway.
+    A tail of fewer than ``min_rows`` rows joins the previous batch: batch
+    normalisation cannot train on a single row, and one row makes a noisy
+    step anyway.
     """
     stops = list(range(size, n, size)) + [n]
-    if len(stops) > 1 and stops[-1] - stops[-2] == 1:
+    if len(stops) > 1 and stops[-1] - stops[-2] < min_rows:
         del stops[-2]
     return list(zip([0] + stops[:-1], stops))
 
@@ -257,14 +258,37 @@ class BatchIterator:
         split of a file (``data.ranges``, see
         :meth:`TensorData.split_blocks`) is always read a window of its
         blocks at a time, in file order when not shuffled.
+    shard : (int, int) or None, default=None
+        ``(rank, world_size)`` of a data-parallel fit
+        (:func:`skae.data_parallel`): every process draws the same batches
+        (the same ``generator`` state) and yields only its share of each,
+        the ``rank``-th of ``world_size`` contiguous parts, so that all
+        processes take the same number of steps. A tail with fewer than two
+        rows for each process joins the previous batch. None yields whole
+        batches.
     """
 
-    def __init__(self, data, batch_size, *, shuffle=False, generator=None, block_rows=None):
+    def __init__(
+        self, data, batch_size, *, shuffle=False, generator=None, block_rows=None, shard=None
+    ):
         self.data = data
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
         self.block_rows = block_rows
+        self.shard = shard
+
+    def _bounds(self, n):
+        """``(start, stop)`` of this process's share of each batch of ``n`` rows."""
+        if self.shard is None:
+            return _batch_bounds(n, self.batch_size)
+        rank, world_size = self.shard
+        shares = []
+        for start, stop in _batch_bounds(n, self.batch_size, 2 * world_size):
+            size = stop - start
+            first, last = size * rank // world_size, size * (rank + 1) // world_size
+            shares.append((start + first, start + last))
+        return shares
 
     def _by_windows(self):
         # Block-shuffled training, and any pass over a block split of a file.
@@ -275,8 +299,8 @@ class BatchIterator:
             # Counted in file order: a pass in another order may have one
             # batch more or less (the short last block changes windows).
             windows = self._windows(shuffled=False)
-            return sum(len(_batch_bounds(sum(b - a for a, b in w), self.batch_size)) for w in windows)
-        return len(_batch_bounds(len(self.data), self.batch_size))
+            return sum(len(self._bounds(sum(b - a for a, b in w))) for w in windows)
+        return len(self._bounds(len(self.data)))
 
     def _windows(self, shuffled=True):
         """Row ranges of the windows of one pass: lists of ``(start, stop)`` blocks."""
@@ -297,12 +321,12 @@ class BatchIterator:
             yield from self._iter_windows()
             return
         if not self.shuffle:
-            for start, stop in _batch_bounds(len(self.data), self.batch_size):
+            for start, stop in self._bounds(len(self.data)):
                 yield self.data.batch(slice(start, stop))
             return
         perm = torch.randperm(len(self.data), generator=self.generator)
         perm = perm.to(self.data.X.device)
-        for start, stop in _batch_bounds(len(self.data), self.batch_size):
+        for start, stop in self._bounds(len(self.data)):
             yield self.data.batch(perm[start:stop])
 
     def _iter_windows(self):
@@ -313,14 +337,11 @@ class BatchIterator:
             # One sequential read per block, into memory (and one copy of
             # the window to the device, not one per batch).
             window = self.data.concat_ranges(blocks).to_device()
-            for start, stop in _batch_bounds(len(window), self.batch_size):
-                if self.shuffle:
-                    if start == 0:
-                        perm = torch.randperm(len(window), generator=self.generator)
-                        perm = perm.to(window.X.device)
-                    yield window.batch(perm[start:stop])
-                else:
-                    yield window.batch(slice(start, stop))
+            if self.shuffle:
+                perm = torch.randperm(len(window), generator=self.generator)
+                perm = perm.to(window.X.device)
+            for start, stop in self._bounds(len(window)):
+                yield window.batch(perm[start:stop] if self.shuffle else slice(start, stop))
 
 
 def as_tensor(X):

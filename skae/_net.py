@@ -14,6 +14,10 @@ estimator; estimators configure it with
 Data stays in one float32 tensor per fit; batches are index gathers
 (:mod:`skae._data`), so skorch's ``DataLoader`` machinery is bypassed while its
 callbacks, history and device handling are kept.
+
+Inside :func:`skae.data_parallel`, the processes of a ``torch.distributed``
+group train one model through this same loop, each on its share of every
+batch (:mod:`skae._distributed` holds the collectives).
 """
 
 import copy
@@ -29,6 +33,7 @@ from skorch.utils import to_tensor
 from ._callbacks import DivergenceGuard, EpochTable
 from ._choices import autocast, loadable_device
 from ._data import BatchIterator, TensorData
+from ._distributed import batch_weight, process_share
 from ._inference import inference_batch_size, items_per_chunk
 
 #: On an accelerator, the batches' losses are copied to the host this many
@@ -59,13 +64,31 @@ def loss_read_batches(device):
     return 1 if torch.device(device).type == "cpu" else LOSS_READ_BATCHES
 
 
-def _read_losses(pending, key):
-    """Write the losses of ``pending`` batches into their history records at once."""
-    if pending:
-        values = torch.stack([loss for _, loss in pending]).float().tolist()
-        for (record, _), value in zip(pending, values):
-            record[key] = value
-        pending.clear()
+def _read_losses(pending, prefix, share=None):
+    """Write the losses of ``pending`` batches into their history records at once.
+
+    ``pending`` holds ``(record, loss, weight)`` of each batch. In a
+    data-parallel fit (``share``, a :class:`skae._distributed.ProcessShare`)
+    the records get the loss and the rows of the whole batch, over all
+    processes.
+    """
+    if not pending:
+        return
+    losses = torch.stack([loss for _, loss, _ in pending]).float()
+    if share is None:
+        values = losses.tolist()
+    else:
+        size_key = prefix + "_batch_size"
+        values, rows = share.reduce_losses(
+            losses,
+            torch.stack([weight.to(losses.device) for _, _, weight in pending]),
+            [record[size_key] for record, _, _ in pending],
+        )
+        for (record, _, _), n_rows in zip(pending, rows):
+            record[size_key] = n_rows
+    for (record, _, _), value in zip(pending, values):
+        record[prefix + "_loss"] = value
+    pending.clear()
 
 
 class ReconstructionNet(NeuralNet):
@@ -99,7 +122,20 @@ class ReconstructionNet(NeuralNet):
         saved, and what inference calls) stays uncompiled.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
+
+    Notes
+    -----
+    A training call inside :func:`skae.data_parallel` trains in lockstep
+    with the other processes of the group (see :mod:`skae._distributed`):
+    :meth:`on_train_begin` copies rank 0's weights and generator state to
+    every process, :meth:`get_iterator` gives each its share of every batch,
+    :meth:`train_step_single` averages the gradients, :meth:`train_step`
+    copies rank 0's buffers, and :meth:`run_single_epoch` records the loss
+    of the whole batch. Outside it, none of this runs.
     """
+
+    #: This process's share in a data-parallel training call, else None.
+    _share = None
 
     def __init__(
         self,
@@ -217,9 +253,10 @@ class ReconstructionNet(NeuralNet):
 
     def __getstate__(self):
         state = super().__getstate__()
-        # Per-training-call helpers: a compiled forward does not pickle, and a
-        # loss scaler's state lives on the device (it is rebuilt on demand).
-        for key in ("_compiled", "_scaler", "_noise_generator"):
+        # Per-training-call helpers: a compiled forward does not pickle, a
+        # loss scaler's state lives on the device (it is rebuilt on demand),
+        # and a process group is this process's only.
+        for key in ("_compiled", "_scaler", "_noise_generator", "_share"):
             state.pop(key, None)
         return state
 
@@ -242,24 +279,28 @@ class ReconstructionNet(NeuralNet):
         As skorch's, except that on an accelerator the losses are read back
         :data:`LOSS_READ_BATCHES` at a time (one wait for the device instead
         of one per step); every batch has its loss in the history by the end
-        of the pass.
+        of the pass. In a data-parallel fit they are read at the end of the
+        pass, with one all-reduce, as the losses and rows of whole batches.
         """
         if iterator is None:
             return
-        every = loss_read_batches(self.device)
-        key = prefix + "_loss"
-        pending = []  # (the batch's history record, its loss on the device)
+        share = self._share
+        # Data-parallel: one collective a pass, after every process's last step.
+        every = loss_read_batches(self.device) if share is None else float("inf")
+        # (the batch's history record, its loss on the device, its weight)
+        pending = []
         batch_count = 0
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
-            pending.append((self.history[-1, "batches", -1], step["loss"].detach()))
+            weight = None if share is None else batch_weight(batch)
+            pending.append((self.history[-1, "batches", -1], step["loss"].detach(), weight))
             if len(pending) >= every:
-                _read_losses(pending, key)
+                _read_losses(pending, prefix)
             self.notify("on_batch_end", batch=batch, training=training, **step)
             batch_count += 1
-        _read_losses(pending, key)
+        _read_losses(pending, prefix, share)
         self.history.record(prefix + "_batch_count", batch_count)
 
     # -- data ---------------------------------------------------------------
@@ -290,30 +331,65 @@ class ReconstructionNet(NeuralNet):
             # No gradients are kept: larger batches only cost activations.
             chunk = items_per_chunk(dataset.X.shape, inference_batch_size(self.device))
             batch_size = max(batch_size, chunk)
+        share = self._share
         return BatchIterator(
             dataset,
             batch_size,
             shuffle=training,
             generator=self.generator,
             block_rows=getattr(self, "shuffle_block_rows", None) if training else None,
+            shard=None if share is None else (share.rank, share.world_size),
         )
 
     # -- steps --------------------------------------------------------------
+    def train_step(self, batch, **fit_params):
+        """One optimizer step on ``batch``; data-parallel, then rank 0's buffers everywhere.
+
+        Buffers (batch-norm statistics, moving-average codebooks) change in
+        the forward pass of each process's own rows; as
+        ``DistributedDataParallel`` does, rank 0's are kept, so that every
+        process holds the same model.
+        """
+        step = super().train_step(batch, **fit_params)
+        if self._share is not None:
+            self._share.broadcast_(list(self.module_.buffers()))
+        return step
+
     def train_step_single(self, batch, **fit_params):
+        """Forward and backward pass of one batch; data-parallel, gradients averaged.
+
+        In a data-parallel fit the gradients are then the mean over the
+        processes (:meth:`skae._distributed.ProcessShare.average_gradients_`),
+        so the callbacks of ``on_grad_computed`` (gradient clipping) and the
+        optimizer see those of the whole batch. A process whose share of the
+        batch is empty skips the pass and still takes part in the average.
+        """
         self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        if self.corruption is not None:
-            Xi = self._corrupt(Xi)
-        with autocast(self.device, self.precision):
-            y_pred = self.infer(Xi, **fit_params)
-            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        scaler = self._grad_scaler()
-        (loss if scaler is None else scaler.scale(loss)).backward()
+        if self._empty_share(batch):
+            loss, y_pred = torch.zeros((), device=self.device), None
+        else:
+            Xi, yi = unpack_data(batch)
+            if self.corruption is not None:
+                Xi = self._corrupt(Xi)
+            with autocast(self.device, self.precision):
+                y_pred = self.infer(Xi, **fit_params)
+                loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            scaler = self._grad_scaler()
+            (loss if scaler is None else scaler.scale(loss)).backward()
+        if self._share is not None:
+            params = [param for _, param in self.get_all_learnable_params()]
+            self._share.average_gradients_(params, batch_weight(batch))
         return {"loss": loss, "y_pred": y_pred}
 
     def validation_step(self, batch, **fit_params):
+        if self._empty_share(batch):
+            return {"loss": torch.zeros((), device=self.device), "y_pred": None}
         with autocast(self.device, self.precision):
             return super().validation_step(batch, **fit_params)
+
+    def _empty_share(self, batch):
+        """Whether this process has no rows of ``batch`` (a data-parallel batch of few rows)."""
+        return self._share is not None and get_len(batch[0]) == 0
 
     def _step_optimizer(self, step_fn):
         scaler = self._grad_scaler()
@@ -354,17 +430,49 @@ class ReconstructionNet(NeuralNet):
         # one training call (it does not pickle). Kept as its bound call:
         # skorch allows modules as attributes only from its initialize_*.
         self._compiled = torch.compile(self.module_).__call__ if self.compile_forward else None
+        self._share = process_share(self.device)  # None outside data_parallel()
+        if self._share is not None:
+            self._start_in_lockstep(X)
+            return
         self._noise_generator = self.generator
         device = torch.device(self.device)
         if device.type != "cpu" and self.generator is not None:
             seed = torch.randint(2**62, (1,), generator=self.generator).item()
             self._noise_generator = torch.Generator(device).manual_seed(seed)
 
+    def _start_in_lockstep(self, X):
+        """Start a data-parallel training call where rank 0 stands.
+
+        Every process checks that all train on as many rows, then takes rank
+        0's weights, buffers and generator state (so the processes draw the
+        same batches and split; a ``random_state`` of None is fine). Each
+        process draws its own corruption noise and dropout masks: from seeds
+        read off a copy of the shared generator (which must stay in step
+        everywhere, so it is not advanced) plus its rank.
+        """
+        share = self._share
+        share.check_same_rows(len(X), tuple(getattr(X, "X", X).shape[1:]))
+        params = [param for _, param in self.get_all_learnable_params()]
+        share.broadcast_([*params, *self.module_.buffers()])
+        self._noise_generator = None
+        if self.generator is None:
+            return
+        state = self.generator.get_state()
+        share.broadcast_([state])
+        self.generator.set_state(state)
+        seeds = torch.Generator().set_state(state)
+        noise_seed, dropout_seed = torch.randint(2**62, (2,), generator=seeds).tolist()
+        self._noise_generator = torch.Generator(self.device).manual_seed(noise_seed + share.rank)
+        # Dropout draws from the global generator; the estimator forks it
+        # around the training call.
+        torch.manual_seed(dropout_seed + share.rank)
+
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
         # A device generator neither pickles nor loads across devices.
         self._noise_generator = None
         self._compiled = None
+        self._share = None
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         aux_losses = {}
