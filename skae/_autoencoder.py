@@ -140,6 +140,8 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
     --------
     sklearn.decomposition.PCA : The linear, closed-form counterpart.
     DenoisingAutoEncoder : Trained to rebuild clean rows from corrupted ones.
+    data_parallel : Fit one model across the processes of a ``torch.distributed``
+        group (several GPUs or machines).
 
     References
     ----------
