@@ -98,6 +98,14 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         :attr:`group_embeddings_` are the mean codes of each group's training
         windows. Pays off with many training groups (tens of speakers: the
         encoder must learn the space of groups, not a few points of it).
+    n_codes : int or None, default=None
+        Snap each content code (per frame for sequences) to the nearest of
+        ``n_codes`` learned vectors, a VQ-VAE bottleneck [5]_: the content
+        becomes a sequence of discrete units (:meth:`content_codes`), and
+        with a group-conditioned decoder they need not carry the group (on
+        speech they become phone-like). The codebook is initialised by
+        k-means on the first batch and follows moving averages of its
+        frames; unused codes are re-seeded. None: continuous codes.
     mmd_weight : float, default=10.0
         Weight of the group discrepancy term for ``method="mmd"``; ignored by
         the other methods. Larger hides the group better and rebuilds less
@@ -217,6 +225,8 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
        ICML 2019, arXiv:1905.05879.
     .. [4] C. Louizos, K. Swersky, Y. Li, M. Welling and R. Zemel, "The
        variational fair autoencoder", ICLR 2016, arXiv:1511.00830.
+    .. [5] A. van den Oord, O. Vinyals and K. Kavukcuoglu, "Neural discrete
+       representation learning", NeurIPS 2017, arXiv:1711.00937.
 
     Examples
     --------
@@ -243,6 +253,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         "adversary_weight": [Interval(Real, 0, None, closed="left")],
         "segment_length": [Interval(Integral, 1, None, closed="left")],
         "group_encoder": ["boolean"],
+        "n_codes": [Interval(Integral, 2, None, closed="left"), None],
     }
 
     def __init__(
@@ -252,6 +263,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         group_dim=16,
         method="mmd",
         group_encoder=False,
+        n_codes=None,
         mmd_weight=10.0,
         adversary_weight=0.3,
         segment_length=64,
@@ -306,6 +318,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         self.group_dim = group_dim
         self.method = method
         self.group_encoder = group_encoder
+        self.n_codes = n_codes
         self.mmd_weight = mmd_weight
         self.adversary_weight = adversary_weight
         self.segment_length = segment_length
@@ -380,6 +393,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
             dropout=self.dropout,
             adversary_weight=self.adversary_weight if self.method == "adversarial" else 0.0,
             mmd_weight=self.mmd_weight if self.method == "mmd" else 0.0,
+            n_codes=self.n_codes,
         )
         if self._sequence_input:
             instance_norm = self.method in ("instance_norm", "mmd")
@@ -423,6 +437,36 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         """
         check_is_fitted(self)
         return self._encode(self._check_input(X))
+
+    def content_codes(self, X):
+        """The codebook index of each content code (``n_codes`` set).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or sequences
+            Rows, or sequences if the estimator was fitted on sequences.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples,), dtype int64
+            Index into :attr:`content_codebook_` of each row's content code;
+            for sequences one per frame, ``(n_sequences, n_frames)`` (a list
+            for list input).
+        """
+        check_is_fitted(self)
+        if self.net_.module_.quantizer is None:
+            raise ValueError(
+                "content_codes needs a codebook: fit with n_codes set (e.g. n_codes=64)."
+            )
+        X = self._check_input(X)
+        return self._infer(self.net_.module_.content_codes, X)
+
+    @property
+    def content_codebook_(self):
+        """The content codebook, ``(n_codes, n_components)``; None without ``n_codes``."""
+        check_is_fitted(self)
+        quantizer = self.net_.module_.quantizer
+        return None if quantizer is None else quantizer.codebook.detach().cpu().numpy().copy()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

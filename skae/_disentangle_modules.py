@@ -21,6 +21,7 @@ from torch import nn
 
 from ._group_encoder import GroupEncoder, same_group_partners
 from ._modules import ACTIVATIONS, MLP, mirrored_mlps
+from ._quantizer import VectorQuantizer
 
 #: Frames seen by each convolution of the sequence network.
 KERNEL_SIZE = 5
@@ -89,11 +90,14 @@ class _Disentangler(nn.Module):
     """Group codes (a table, or a group encoder) and the optional adversary."""
 
     def _init_groups(
-        self, n_components, n_groups, group_dim, adversary_sizes, adversary_weight, mmd_weight
+        self, n_components, n_groups, group_dim, adversary_sizes, adversary_weight, mmd_weight,
+        n_codes=None,
     ):
         self.group_embedding = nn.Embedding(n_groups, group_dim)
         nn.init.normal_(self.group_embedding.weight, std=0.1)
         self.group_encoder = None  # a network that computes group codes, if any
+        # Content codes snapped to a codebook (a VQ bottleneck), if any.
+        self.quantizer = None if n_codes is None else VectorQuantizer(n_codes, n_components)
         self.mmd_weight = float(mmd_weight)
         self.adversary_weight = float(adversary_weight)
         self.adversary = None
@@ -118,10 +122,30 @@ class _Disentangler(nn.Module):
             x = x[same_group_partners(cond)]
         return self.group_encoder(x)
 
+    def _snap(self, z):
+        # Any (..., n_components) codes -> nearest codebook vectors, indices, losses.
+        z_q, codes, losses = self.quantizer(z.reshape(-1, z.shape[-1]))
+        return z_q.reshape(z.shape), codes.reshape(z.shape[:-1]), losses
+
+    def encode(self, x):
+        """The content code; snapped to the codebook when there is one."""
+        z = self.encode_continuous(x)
+        return z if self.quantizer is None else self._snap(z)[0]
+
+    def content_codes(self, x):
+        """Index of the codebook vector of each content code: ``x`` -> ``(batch[, frames])``."""
+        z = self.encode_continuous(x)
+        return self.quantizer.nearest(z.reshape(-1, z.shape[-1])).reshape(z.shape[:-1])
+
     def forward(self, x, cond):
-        z = self.encode(x)
-        x_hat = self.decode(z, self.group_codes(x, cond))
+        z = self.encode_continuous(x)
         terms = {}
+        z_decoded = z
+        if self.quantizer is not None:
+            z_q, _, losses = self._snap(z)
+            z_decoded = z + (z_q - z).detach()  # straight-through gradient to the encoder
+            terms.update({name: loss - loss.detach() for name, loss in losses.items()})
+        x_hat = self.decode(z_decoded, self.group_codes(x, cond))
         # Only the gradients of these terms count: their values are kept out
         # of the monitored training loss, which stays the reconstruction
         # error. The adversary's loss *rises* as the code sheds the group; the
@@ -191,6 +215,9 @@ class DisentangledMLP(_Disentangler):
         encoder; 0 builds no classifier.
     mmd_weight : float, default=0.0
         Weight of :func:`group_mmd` of the content codes in the loss.
+    n_codes : int or None, default=None
+        Snap the content codes to the nearest of ``n_codes`` learned vectors
+        (a :class:`~skae._quantizer.VectorQuantizer`); None: continuous.
 
     Shape
     -----
@@ -213,6 +240,7 @@ class DisentangledMLP(_Disentangler):
         output_activation=None,
         adversary_weight=0.0,
         mmd_weight=0.0,
+        n_codes=None,
     ):
         super().__init__()
         self.encoder, self.decoder = mirrored_mlps(
@@ -227,10 +255,10 @@ class DisentangledMLP(_Disentangler):
             batch_norm=batch_norm,
         )
         self._init_groups(
-            n_components, n_groups, group_dim, hidden_sizes, adversary_weight, mmd_weight
+            n_components, n_groups, group_dim, hidden_sizes, adversary_weight, mmd_weight, n_codes
         )
 
-    def encode(self, x):
+    def encode_continuous(self, x):
         return self.encoder(x)  # (batch, n_components)
 
     def decode(self, z, g):
@@ -298,6 +326,9 @@ class DisentangledConv(_Disentangler):
         Scale of the reversed gradient from a frame-level group classifier.
     mmd_weight : float, default=0.0
         Weight of :func:`group_mmd` of the per-frame content codes in the loss.
+    n_codes : int or None, default=None
+        Snap each frame's content code to the nearest of ``n_codes`` learned
+        vectors (a :class:`~skae._quantizer.VectorQuantizer`); None: continuous.
 
     Shape
     -----
@@ -320,6 +351,7 @@ class DisentangledConv(_Disentangler):
         group_encoder=False,
         adversary_weight=0.0,
         mmd_weight=0.0,
+        n_codes=None,
     ):
         super().__init__()
         self.instance_norm = instance_norm
@@ -342,12 +374,12 @@ class DisentangledConv(_Disentangler):
         )
         self.to_output = nn.Conv1d(widths[-1], n_features, 1)
         self._init_groups(
-            n_components, n_groups, group_dim, hidden_sizes, adversary_weight, mmd_weight
+            n_components, n_groups, group_dim, hidden_sizes, adversary_weight, mmd_weight, n_codes
         )
         if group_encoder:
             self.group_encoder = GroupEncoder(n_features, hidden_sizes, group_dim, activation)
 
-    def encode(self, x):
+    def encode_continuous(self, x):
         h = x.transpose(1, 2)  # (batch, n_features, frames)
         for conv in self.encoder:
             h = conv(h)

@@ -282,3 +282,25 @@ def test_group_encoder_converts_to_groups_never_seen(tmp_path):
     np.testing.assert_allclose(loaded.embed_group(examples), code, rtol=1e-6)
     with pytest.raises(ValueError, match="group_encoder=True .* needs sequence input"):
         DisentangledAutoEncoder(group_encoder=True).fit(X[:, 0], y)
+
+
+def test_vq_bottleneck_gives_discrete_content_units(sequences):
+    _, _, y, X, _ = sequences
+    model = DisentangledAutoEncoder(
+        n_components=2, group_dim=4, method="instance_norm", n_codes=8, segment_length=32,
+        max_epochs=15, **{**FAST, "batch_size": 32},
+    ).fit(X, y)
+    assert model.history_[-1, "train_loss"] < 0.5 * model.history_[0, "train_loss"]
+    codes = model.content_codes(X)
+    assert codes.shape == X.shape[:2] and codes.dtype == np.int64
+    assert len(np.unique(codes)) >= 4  # the codebook is used, not collapsed
+    # The content code *is* a codebook vector: transform and content_codes agree.
+    np.testing.assert_array_equal(model.transform(X), model.content_codebook_[codes])
+    lists = model.content_codes([X[0][:20], X[1]])
+    assert [c.shape for c in lists] == [(20,), (48,)]
+    np.testing.assert_array_equal(lists[1], codes[1])
+    plain = DisentangledAutoEncoder(method="instance_norm", segment_length=32, max_epochs=1, **FAST)
+    plain.fit(X, y)
+    assert plain.content_codebook_ is None
+    with pytest.raises(ValueError, match="n_codes"):
+        plain.content_codes(X)
