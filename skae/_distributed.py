@@ -227,3 +227,35 @@ class ProcessShare:
         dist.all_reduce(stacked, group=self.group)
         mean = stacked[:, 0] / stacked[:, 1].clamp_min(torch.finfo(torch.float64).tiny)
         return mean.tolist(), stacked[:, 2].long().tolist()
+
+
+def start_in_lockstep(net, X):
+    """Start a data-parallel training call of ``net`` where rank 0 stands.
+
+    Every process checks that all train on as many rows, then takes rank
+    0's weights, buffers and generator state (so the processes draw the
+    same batches and split; a ``random_state`` of None is fine). Each
+    process draws its own corruption noise and dropout masks: from seeds
+    read off a copy of the shared generator (which must stay in step
+    everywhere, so it is not advanced) plus its rank.
+
+    Returns
+    -------
+    noise_generator : torch.Generator or None
+        This process's generator of corruption noise.
+    """
+    share = net._share
+    share.check_same_rows(len(X), tuple(getattr(X, "X", X).shape[1:]))
+    params = [param for _, param in net.get_all_learnable_params()]
+    share.broadcast_([*params, *net.module_.buffers()])
+    if net.generator is None:
+        return None
+    state = net.generator.get_state()
+    share.broadcast_([state])
+    net.generator.set_state(state)
+    seeds = torch.Generator().set_state(state)
+    noise_seed, dropout_seed = torch.randint(2**62, (2,), generator=seeds).tolist()
+    # Dropout draws from the global generator; the estimator forks it
+    # around the training call.
+    torch.manual_seed(dropout_seed + share.rank)
+    return torch.Generator(net.device).manual_seed(noise_seed + share.rank)

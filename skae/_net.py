@@ -20,21 +20,19 @@ group train one model through this same loop, each on its share of every
 batch (:mod:`skae._distributed` holds the collectives).
 """
 
-import copy
-import warnings
 
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import get_len, unpack_data
-from skorch.exceptions import DeviceWarning
 from skorch.utils import to_tensor
 
 from ._callbacks import DivergenceGuard, EpochTable
-from ._choices import autocast, loadable_device
+from ._choices import autocast
 from ._data import BatchIterator, TensorData
-from ._distributed import batch_weight, process_share
+from ._distributed import batch_weight, process_share, start_in_lockstep
 from ._inference import inference_batch_size, items_per_chunk
+from ._net_state import NetStateMixin
 
 #: On an accelerator, the batches' losses are copied to the host this many
 #: at a time: reading each one at once (``loss.item()``) would make the host
@@ -91,7 +89,7 @@ def _read_losses(pending, prefix, share=None):
     pending.clear()
 
 
-class ReconstructionNet(NeuralNet):
+class ReconstructionNet(NetStateMixin, NeuralNet):
     """skorch ``NeuralNet`` that trains a module to reconstruct its input.
 
     Parameters
@@ -128,7 +126,7 @@ class ReconstructionNet(NeuralNet):
     A training call inside :func:`skae.data_parallel` trains in lockstep
     with the other processes of the group (see :mod:`skae._distributed`):
     :meth:`on_train_begin` copies rank 0's weights and generator state to
-    every process, :meth:`get_iterator` gives each its share of every batch,
+    every process (:func:`skae._distributed.start_in_lockstep`), :meth:`get_iterator` gives each its share of every batch,
     :meth:`train_step_single` averages the gradients, :meth:`train_step`
     copies rank 0's buffers, and :meth:`run_single_epoch` records the loss
     of the whole batch. Outside it, none of this runs.
@@ -209,69 +207,6 @@ class ReconstructionNet(NeuralNet):
             isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience
             for _, callback in self.callbacks_
         )
-
-    def snapshot(self):
-        """Copy of what a training call changes, for :meth:`restore`.
-
-        Weights and buffers, optimizer state, the number of epochs in the
-        history and the state of the random generator.
-        """
-        return {
-            "module": {k: v.clone() for k, v in self.module_.state_dict().items()},
-            "optimizer": copy.deepcopy(self.optimizer_.state_dict()),
-            "optimizer_object": self.optimizer_,
-            "settings": self._training_settings(),
-            "n_epochs": len(self.history),
-            "generator": None if self.generator is None else self.generator.get_state(),
-        }
-
-    def _training_settings(self):
-        return {
-            k: v
-            for k, v in vars(self).items()
-            if k.startswith("optimizer__") or k in ("optimizer", "lr", "batch_size")
-        }
-
-    def restore(self, snapshot):
-        """Put the net back as it was when ``snapshot`` was taken."""
-        settings = snapshot["settings"]
-        for key in self._training_settings():
-            # Only options added since; deleting "optimizer" itself would
-            # unregister the optimizer from skorch.
-            if key not in settings:
-                delattr(self, key)
-        for key, value in settings.items():
-            setattr(self, key, value)
-        self.module_.load_state_dict(snapshot["module"])
-        if self.optimizer_ is not snapshot["optimizer_object"]:
-            with self._current_init_context("optimizer"):
-                self.optimizer_ = snapshot["optimizer_object"]
-        self.optimizer_.load_state_dict(snapshot["optimizer"])
-        del self.history[snapshot["n_epochs"] :]
-        if snapshot["generator"] is not None:
-            self.generator.set_state(snapshot["generator"])
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        # Per-training-call helpers: a compiled forward does not pickle, a
-        # loss scaler's state lives on the device (it is rebuilt on demand),
-        # and a process group is this process's only.
-        for key in ("_compiled", "_scaler", "_noise_generator", "_share"):
-            state.pop(key, None)
-        return state
-
-    def __setstate__(self, state):
-        # skorch maps an unavailable CUDA to the CPU; do the same for every
-        # device type, and for "cpu:N", which torch cannot restore data to.
-        device = loadable_device(state["device"])
-        if device == "cpu" and torch.device(state["device"]).type != "cpu":
-            warnings.warn(
-                f"The model was saved on {state['device']!r}, which is not available "
-                "on this machine; it is loaded on the CPU.",
-                DeviceWarning,
-            )
-        state["device"] = device
-        super().__setstate__(state)
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """One pass over ``iterator``, recording each batch's loss and size.
@@ -432,40 +367,13 @@ class ReconstructionNet(NeuralNet):
         self._compiled = torch.compile(self.module_).__call__ if self.compile_forward else None
         self._share = process_share(self.device)  # None outside data_parallel()
         if self._share is not None:
-            self._start_in_lockstep(X)
+            self._noise_generator = start_in_lockstep(self, X)
             return
         self._noise_generator = self.generator
         device = torch.device(self.device)
         if device.type != "cpu" and self.generator is not None:
             seed = torch.randint(2**62, (1,), generator=self.generator).item()
             self._noise_generator = torch.Generator(device).manual_seed(seed)
-
-    def _start_in_lockstep(self, X):
-        """Start a data-parallel training call where rank 0 stands.
-
-        Every process checks that all train on as many rows, then takes rank
-        0's weights, buffers and generator state (so the processes draw the
-        same batches and split; a ``random_state`` of None is fine). Each
-        process draws its own corruption noise and dropout masks: from seeds
-        read off a copy of the shared generator (which must stay in step
-        everywhere, so it is not advanced) plus its rank.
-        """
-        share = self._share
-        share.check_same_rows(len(X), tuple(getattr(X, "X", X).shape[1:]))
-        params = [param for _, param in self.get_all_learnable_params()]
-        share.broadcast_([*params, *self.module_.buffers()])
-        self._noise_generator = None
-        if self.generator is None:
-            return
-        state = self.generator.get_state()
-        share.broadcast_([state])
-        self.generator.set_state(state)
-        seeds = torch.Generator().set_state(state)
-        noise_seed, dropout_seed = torch.randint(2**62, (2,), generator=seeds).tolist()
-        self._noise_generator = torch.Generator(self.device).manual_seed(noise_seed + share.rank)
-        # Dropout draws from the global generator; the estimator forks it
-        # around the training call.
-        torch.manual_seed(dropout_seed + share.rank)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
