@@ -6,7 +6,9 @@ is one gather with a slice of a random permutation (or, for rows read from a
 file, of a window of blocks). Inference is in :mod:`skae._inference`.
 """
 
+import functools
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -180,16 +182,36 @@ class TensorData(Dataset):
         # where the user gave an array: let numpy see its rows.
         return np.asarray(self.X.detach().cpu().numpy(), dtype=dtype)
 
-    def concat_ranges(self, ranges):
+    def concat_ranges(self, ranges, pool=None):
         """Return a :class:`TensorData` of the rows ``start:stop`` of each of ``ranges``.
 
-        Each range is copied as one slice: a sequential read for file-backed rows.
+        Each range is copied as one slice: a sequential read for file-backed
+        rows. With a thread ``pool``, the ranges are copied in parallel and
+        a function returning the :class:`TensorData` is returned at once;
+        calling it waits for the copies.
         """
+        offsets = np.cumsum([0] + [b - a for a, b in ranges]).tolist()
+        copies = []
 
-        def cat(tensor):
-            return None if tensor is None else torch.cat([tensor[a:b] for a, b in ranges])
+        def gather(tensor):
+            if tensor is None:
+                return None
+            out = torch.empty((offsets[-1], *tensor.shape[1:]), dtype=tensor.dtype, device=tensor.device)
+            for (a, b), at in zip(ranges, offsets):
+                task = functools.partial(out[at : at + b - a].copy_, tensor[a:b])
+                copies.append(task() if pool is None else pool.submit(task))
+            return out
 
-        return TensorData(cat(self.X), cat(self.cond), cat(self.weight), self.device)
+        data = TensorData(gather(self.X), gather(self.cond), gather(self.weight), self.device)
+        if pool is None:
+            return data
+
+        def result():
+            for copy in copies:
+                copy.result()
+            return data
+
+        return result
 
     def subset(self, index):
         """Return a :class:`TensorData` holding the rows in ``index``.
@@ -205,6 +227,10 @@ class TensorData(Dataset):
 STREAM_BLOCK_BYTES = 1 << 20
 #: ... read this many bytes of blocks at a time into memory, rows shuffled there.
 STREAM_WINDOW_BYTES = 64 << 20
+#: Threads that read the blocks of the next window while the current one trains.
+#: One thread reads a cold file block by block at a third of the disk's speed
+#: (page faults wait one at a time); a few in parallel keep the disk busy.
+STREAM_READ_THREADS = 4
 
 
 def is_file_backed(X):
@@ -330,18 +356,23 @@ class BatchIterator:
             yield self.data.batch(perm[start:stop])
 
     def _iter_windows(self):
-        window = None
-        for blocks in self._windows(shuffled=self.shuffle):
-            # Free the last window before reading the next: one in memory.
-            del window
-            # One sequential read per block, into memory (and one copy of
-            # the window to the device, not one per batch).
-            window = self.data.concat_ranges(blocks).to_device()
-            if self.shuffle:
-                perm = torch.randperm(len(window), generator=self.generator)
-                perm = perm.to(window.X.device)
-            for start, stop in self._bounds(len(window)):
-                yield window.batch(perm[start:stop] if self.shuffle else slice(start, stop))
+        windows = self._windows(shuffled=self.shuffle)
+        with ThreadPoolExecutor(STREAM_READ_THREADS) as pool:
+            # One sequential read per block, into memory, on the pool's
+            # threads: the next window is read while this one's batches
+            # train, so two windows are in memory at most.
+            blocks = next(windows, None)
+            upcoming = None if blocks is None else self.data.concat_ranges(blocks, pool)
+            while upcoming is not None:
+                window = upcoming().to_device()  # one copy to the device, not one per batch
+                blocks = next(windows, None)
+                upcoming = None if blocks is None else self.data.concat_ranges(blocks, pool)
+                if self.shuffle:
+                    perm = torch.randperm(len(window), generator=self.generator)
+                    perm = perm.to(window.X.device)
+                for start, stop in self._bounds(len(window)):
+                    yield window.batch(perm[start:stop] if self.shuffle else slice(start, stop))
+                del window
 
 
 def as_tensor(X):

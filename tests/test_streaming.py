@@ -18,9 +18,9 @@ def test_block_shuffle_visits_every_row_once_in_bounded_windows(monkeypatch):
     seen_windows = []
     original = TensorData.concat_ranges
 
-    def spy(self, ranges):
+    def spy(self, ranges, pool=None):
         seen_windows.append(sum(b - a for a, b in ranges))
-        return original(self, ranges)
+        return original(self, ranges, pool)
 
     monkeypatch.setattr(TensorData, "concat_ranges", spy)
     iterator = BatchIterator(
@@ -35,6 +35,34 @@ def test_block_shuffle_visits_every_row_once_in_bounded_windows(monkeypatch):
     assert rows.tolist() != list(range(1000))
     again = torch.cat([x for x, _ in iterator])[:, 0].long() // 8
     assert again.tolist() != rows.tolist()
+
+
+def test_next_window_is_read_while_this_one_trains(monkeypatch):
+    monkeypatch.setattr(_data, "STREAM_WINDOW_BYTES", 4 * 10 * 8 * 4)
+    X = torch.randn(1000, 8)
+    requested = []
+    original = TensorData.concat_ranges
+
+    def spy(self, ranges, pool=None):
+        requested.append(pool is not None)
+        return original(self, ranges, pool)
+
+    def batches(read):
+        monkeypatch.setattr(TensorData, "concat_ranges", read)
+        iterator = BatchIterator(
+            TensorData(X), 32, shuffle=True, generator=torch.Generator().manual_seed(0), block_rows=10
+        )
+        return iter(iterator)
+
+    ahead = batches(spy)
+    next(ahead)
+    assert requested == [True, True]  # the first window and, already, the second
+    parallel = [next(ahead)] + list(ahead)
+    # The same batches as reading each window whole when it is needed.
+    serial = batches(lambda self, ranges, pool=None: (lambda d: lambda: d)(original(self, ranges)))
+    next(serial)
+    for a, b in zip(parallel, list(serial), strict=True):
+        assert torch.equal(a[0], b[0])
 
 
 def test_block_shuffle_is_reproducible():
