@@ -4,7 +4,9 @@
 calling process and reports each phoneme with its position in the audio
 (``espeakINITIALIZE_PHONEME_EVENTS``): the alignment that frame-level phone
 labels are made of. The library is bound with :mod:`ctypes`, so nothing is
-compiled; it keeps global state, so every call goes through one lock.
+compiled; it keeps global state (one synthesis callback per process), so
+every call goes through one lock, and another user of libespeak-ng in the same
+process (e.g. a phonemizer) must not synthesise at the same time.
 """
 
 import ctypes
@@ -56,24 +58,38 @@ class _Engine:
     def __init__(self, lib):
         self.lib = lib
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+        ]
+        lib.espeak_Info.restype = ctypes.c_char_p
+        lib.espeak_Info.argtypes = [ctypes.c_void_p]
+        #: The library's version, e.g. ``"1.51"``.
+        self.version = lib.espeak_Info(None).decode()
         self.sample_rate = lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
         )
         if self.sample_rate <= 0:
             raise OSError(f"libespeak-ng failed to initialise (code {self.sample_rate}).")
-        self.chunks, self.phones = [], []
+        self.chunks, self.phones, self.error = [], [], None
         self._callback = _Callback(self._collect)  # kept alive as long as the engine
         lib.espeak_SetSynthCallback(self._callback)
         self.lock = threading.Lock()
 
     def _collect(self, wav, n_samples, events):
-        if wav and n_samples > 0:
-            self.chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
-        i = 0
-        while events[i].type != _EVENT_LIST_TERMINATED:
-            if events[i].type == _EVENT_PHONEME:
-                self.phones.append((events[i].id.decode("utf-8", "replace"), events[i].sample))
-            i += 1
+        # ctypes prints and swallows an exception raised here: keep it for speak().
+        try:
+            if wav and n_samples > 0:
+                self.chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
+            i = 0
+            while events[i].type != _EVENT_LIST_TERMINATED:
+                if events[i].type == _EVENT_PHONEME:
+                    name = events[i].id.decode("utf-8", "replace")
+                    self.phones.append((name, events[i].sample))
+                i += 1
+        except Exception as error:  # noqa: BLE001 (re-raised by speak)
+            self.error = error
+            return 1  # stop synthesis
         return 0
 
     def speak(self, text, voice, pitch, speed):
@@ -82,12 +98,15 @@ class _Engine:
                 raise ValueError(f"espeak-ng has no voice {voice!r}.")
             self.lib.espeak_SetParameter(_PITCH, int(pitch), 0)
             self.lib.espeak_SetParameter(_RATE, int(speed), 0)
-            self.chunks, self.phones = [], []
+            self.chunks, self.phones, self.error = [], [], None
             data = text.encode("utf-8")
-            self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, 0, None, None)
-            self.lib.espeak_Synchronize()
-            audio = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
-            return audio, list(self.phones)
+            status = self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, 0, None, None)
+            status = status or self.lib.espeak_Synchronize()
+            if self.error is not None:
+                raise RuntimeError("collecting espeak-ng's audio failed") from self.error
+            if status != 0 or not self.chunks:
+                raise RuntimeError(f"espeak-ng failed to synthesise {text!r} (status {status}).")
+            return np.concatenate(self.chunks), list(self.phones)
 
 
 _engine = None
@@ -150,6 +169,8 @@ def frame_phones(phones, n_frames, start_sample, hop):
     """
     names = np.array([SILENCE] + [name for name, _ in phones], dtype=object)
     starts = np.array([start for _, start in phones], dtype=np.float64)
+    if np.any(np.diff(starts) < 0):
+        raise ValueError("phoneme starts must be in order")
     centres = start_sample + hop * np.arange(n_frames)
     index = np.searchsorted(starts, centres, side="right")
     return names[index].astype(str)

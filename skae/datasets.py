@@ -17,6 +17,10 @@ from sklearn.utils import Bunch, check_random_state
 
 from . import _corpus_cache, _espeak
 
+#: The spectrograms' FFT size, top frequency (Hz) and the silence trim's
+#: threshold (dB below the peak).
+N_FFT, FMAX, TOP_DB = 1024, 7600.0, 40
+
 #: Default voices: (name, espeak-ng voice+variant, pitch 0-99, words/minute).
 VOICES = (
     ("m1_low", "en+m1", 25, 150),
@@ -51,10 +55,12 @@ _ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gb
 def speech_voices(n_voices: int = 64, random_state: int = 0) -> list[tuple[str, str, int, int]]:
     """Return ``n_voices`` distinct voices for :func:`make_speech_corpus`.
 
-    Each is one of espeak-ng's voice variants (up to 77 of them) with an
-    English accent, a pitch and a speed drawn at random, so that voices which
-    share a variant still differ. The variants and accents are taken in a
-    random order; the list is the same for the same ``random_state``.
+    Each is one of espeak-ng's voice variants (77 of them) with an English
+    accent, a pitch and a speed drawn at random. The first 77 voices each
+    have a variant of their own (so voices 0-59 and 60-76 share no variant:
+    a split for voices never heard in training); beyond 77 the variants come
+    again, with other settings. The list is the same for the same
+    ``random_state``.
 
     Parameters
     ----------
@@ -78,11 +84,15 @@ def speech_voices(n_voices: int = 64, random_state: int = 0) -> list[tuple[str, 
         raise ValueError(f"n_voices must be in [1, {2 * len(_VARIANTS)}], got {n_voices}.")
     rng = np.random.RandomState(random_state)
     variants = np.concatenate([rng.permutation(_VARIANTS), rng.permutation(_VARIANTS)])
-    voices = []
-    for i, variant in enumerate(variants[:n_voices]):
-        accent = _ACCENTS[rng.randint(len(_ACCENTS))]
-        pitch, speed = int(rng.randint(15, 86)), int(rng.randint(125, 196))
-        voices.append((f"{variant}_{accent}_p{pitch}_s{speed}", f"{accent}+{variant}", pitch, speed))
+    voices, names = [], set()
+    for variant in variants[:n_voices]:
+        name = None
+        while name is None or name in names:  # a variant used twice gets other settings
+            accent = _ACCENTS[rng.randint(len(_ACCENTS))]
+            pitch, speed = int(rng.randint(15, 86)), int(rng.randint(125, 196))
+            name = f"{variant}_{accent}_p{pitch}_s{speed}"
+        names.add(name)
+        voices.append((name, f"{accent}+{variant}", pitch, speed))
     return voices
 
 _SUBJECTS = ["the red fox", "a tall woman", "my old neighbour", "the small boy", "our teacher",
@@ -117,7 +127,7 @@ def _trimmed(text, voice, pitch, speed, sr):
 
     native, native_sr, phones = _espeak.speak(text, voice, pitch, speed)
     audio = librosa.resample(native.astype(np.float32) / 32768.0, orig_sr=native_sr, target_sr=sr)
-    audio, (start, _) = librosa.effects.trim(audio, top_db=40)
+    audio, (start, _) = librosa.effects.trim(audio, top_db=TOP_DB)
     phones = [(name, at * sr / native_sr) for name, at in phones]
     return audio.astype(np.float32), int(start), phones
 
@@ -132,8 +142,8 @@ def log_mel(
     sr: int = 16000,
     n_mels: int = 80,
     fmin: float = 55.0,
-    fmax: float = 7600.0,
-    n_fft: int = 1024,
+    fmax: float = FMAX,
+    n_fft: int = N_FFT,
     hop_length: int = 160,
 ) -> np.ndarray:
     """Natural-log mel power spectrogram, frames first: (n_frames, n_mels)."""
@@ -149,8 +159,8 @@ def mel_to_audio(
     log_mel_frames: np.ndarray,
     sr: int = 16000,
     fmin: float = 55.0,
-    fmax: float = 7600.0,
-    n_fft: int = 1024,
+    fmax: float = FMAX,
+    n_fft: int = N_FFT,
     hop_length: int = 160,
 ) -> np.ndarray:
     """Invert a log-mel spectrogram to audio with Griffin-Lim (librosa)."""
@@ -342,17 +352,25 @@ def make_speech_corpus(
     >>> corpus.mels[0].shape, corpus.phones[0][:12]  # doctest: +SKIP
     ((187, 80), array(['D', 'D', '@', '@', '@', '@', 'r', 'r', ... ], dtype='<U2'))
     """
-    _espeak.engine()
     sentences = speech_sentences(n_sentences, random_state)
-    hop_length = 160
-    cache = None
+    hop_length = sr // 100  # 10 ms
+    cache, cached = None, None
     if cache_dir not in (None, False) and not return_audio:
-        key = [1, n_sentences, [list(v) for v in voices], n_mels, fmin, sr, random_state]
+        import librosa
+
+        # Everything the spectrograms and phones depend on.
+        key = dict(
+            format=2, sentences=sentences, voices=[list(v) for v in voices], n_mels=n_mels,
+            fmin=fmin, sr=sr, hop_length=hop_length, n_fft=N_FFT, fmax=FMAX, top_db=TOP_DB,
+            espeak=_espeak.engine().version, librosa=librosa.__version__,
+        )
         cache = _corpus_cache.cache_path(cache_dir, key)
-    if cache is not None and os.path.exists(cache):
-        mels, phones = _corpus_cache.load(cache)
+        cached = _corpus_cache.load(cache, key)
+    if cached is not None:
+        mels, phones = cached
         audio = []
     else:
+        _espeak.engine()  # a clear OSError when espeak-ng is missing
         mels, phones, audio = [], [], []
         for _, voice, pitch, speed in voices:
             for text in sentences:
@@ -365,7 +383,7 @@ def make_speech_corpus(
                 if return_audio:
                     audio.append(wave)
         if cache is not None:
-            _corpus_cache.save(cache, mels, phones)
+            _corpus_cache.save(cache, key, mels, phones)
     corpus = Bunch(
         mels=mels,
         speaker=np.repeat([v[0] for v in voices], n_sentences),

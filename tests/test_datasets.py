@@ -1,10 +1,12 @@
 """Tests of skae.datasets; the speech corpus needs espeak-ng, librosa and soundfile."""
 
 import importlib.util
+
 import numpy as np
 import pytest
 
 from skae import _espeak, datasets
+
 
 def _has_espeak():
     try:
