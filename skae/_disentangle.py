@@ -14,9 +14,7 @@ and rendering in a group (:class:`skae._groups.GroupConversionMixin`) by
 
 from numbers import Integral, Real
 
-import numpy as np
 import torch
-
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -93,7 +91,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         widths, averaged over time, as the speaker encoders of AdaIN-VC
         [2]_ and AutoVC [3]_) is trained with the autoencoder, each
         training window's code encoded from another window of its group in
-        the batch. :meth:`embed_group` is then one forward pass over a few
+        the batch (from itself when it is alone there). :meth:`embed_group` is then one forward pass over a few
         seconds of a group never seen in training (one-shot conversion), and
         :attr:`group_embeddings_` are the mean codes of each group's training
         windows. Pays off with many training groups (tens of speakers: the
@@ -189,7 +187,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
     group_embeddings_ : ndarray of shape (n_groups, group_dim)
         The learned code of each group, in the order of ``classes_``; with
         ``group_encoder=True``, the mean encoded code of its training windows
-        (of the latest training call that had the group).
+        (over every ``partial_fit`` call since the network was made).
     n_features_in_ : int
         Number of features (per frame for sequences) seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -413,12 +411,16 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         self._training_codes = subsample(codes, _MAX_KEPT_CODES)
         module = self.net_.module_
         if module.group_encoder is not None:
-            encoded = self._infer(module.group_encoder, X)
-            table = module.group_embedding.weight
+            # Each group's code: the mean encoded code of all its windows
+            # trained on so far (partial_fit adds to it; a new fit starts over).
+            encoded = torch.as_tensor(self._infer(module.group_encoder, X))
+            ids = torch.as_tensor(cond)
+            sums, counts = module.group_code_sums, module.group_code_counts
             with torch.no_grad():
-                for group in np.unique(cond):
-                    code = encoded[cond == group].mean(axis=0)
-                    table[group] = torch.as_tensor(code, device=table.device)
+                sums.index_add_(0, ids.to(sums.device), encoded.to(sums.device))
+                counts.index_add_(0, ids.to(counts.device), torch.ones(len(ids), device=counts.device))
+                seen = counts > 0
+                module.group_embedding.weight[seen] = sums[seen] / counts[seen, None]
 
     # -- inference ----------------------------------------------------------
     def transform(self, X):

@@ -112,15 +112,14 @@ class _Disentangler(nn.Module):
     def group_codes(self, x, cond):
         """The group code of each item: looked up, or encoded from a partner.
 
-        With a group encoder, an item's code in training is encoded from
-        another item of its group (:func:`same_group_partners`); outside
-        training, from the item itself.
+        With a group encoder, an item's code is encoded from another item of
+        its group in the batch (:func:`same_group_partners`), or from itself
+        when it is its group's only item there (as AdaIN-VC always does),
+        in training and validation alike.
         """
         if self.group_encoder is None:
             return self.group_embedding(cond)
-        if self.training:
-            x = x[same_group_partners(cond)]
-        return self.group_encoder(x)
+        return self.group_encoder(x[same_group_partners(cond)])
 
     def _snap(self, z):
         # Any (..., n_components) codes -> nearest codebook vectors, indices, losses.
@@ -378,6 +377,10 @@ class DisentangledConv(_Disentangler):
         )
         if group_encoder:
             self.group_encoder = GroupEncoder(n_features, hidden_sizes, group_dim, activation)
+            # Sums and counts of each group's encoded codes over the training
+            # calls so far: the group codes are their means.
+            self.register_buffer("group_code_sums", torch.zeros(n_groups, group_dim))
+            self.register_buffer("group_code_counts", torch.zeros(n_groups))
 
     def encode_continuous(self, x):
         h = x.transpose(1, 2)  # (batch, n_features, frames)

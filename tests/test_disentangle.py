@@ -244,6 +244,7 @@ def test_same_group_partners_pair_within_groups():
 
 
 def test_group_encoder_converts_to_groups_never_seen(tmp_path):
+    import torch
     from scipy.ndimage import gaussian_filter1d
 
     import skae
@@ -276,6 +277,16 @@ def test_group_encoder_converts_to_groups_never_seen(tmp_path):
     own = model.embed_group(X[y == 0])
     distances = np.linalg.norm(model.group_embeddings_ - own, axis=1)
     assert distances.argmin() == 0
+    # partial_fit adds its windows to the groups' means.
+    before = model.module_.group_code_counts.clone()
+    model.partial_fit(X[y == 0][:5], y[y == 0][:5])
+    counts = model.module_.group_code_counts
+    assert counts[0] > before[0] and torch.equal(counts[1:], before[1:])
+    np.testing.assert_allclose(
+        model.group_embeddings_[0],
+        (model.module_.group_code_sums[0] / counts[0]).numpy(), rtol=1e-6,
+    )
+    code = model.embed_group(examples)
     # Saved and loaded safely, group encoder included.
     skae.save(model, tmp_path / "m.skae")
     loaded = skae.load(tmp_path / "m.skae")
@@ -284,7 +295,7 @@ def test_group_encoder_converts_to_groups_never_seen(tmp_path):
         DisentangledAutoEncoder(group_encoder=True).fit(X[:, 0], y)
 
 
-def test_vq_bottleneck_gives_discrete_content_units(sequences):
+def test_vq_bottleneck_gives_discrete_content_units(sequences, tmp_path):
     _, _, y, X, _ = sequences
     model = DisentangledAutoEncoder(
         n_components=2, group_dim=4, method="instance_norm", n_codes=8, segment_length=32,
@@ -299,6 +310,12 @@ def test_vq_bottleneck_gives_discrete_content_units(sequences):
     lists = model.content_codes([X[0][:20], X[1]])
     assert [c.shape for c in lists] == [(20,), (48,)]
     np.testing.assert_array_equal(lists[1], codes[1])
+    import skae
+
+    skae.save(model, tmp_path / "vq.skae")
+    loaded = skae.load(tmp_path / "vq.skae")
+    np.testing.assert_array_equal(loaded.content_codes(X), codes)
+    np.testing.assert_array_equal(loaded.content_codebook_, model.content_codebook_)
     plain = DisentangledAutoEncoder(method="instance_norm", segment_length=32, max_epochs=1, **FAST)
     plain.fit(X, y)
     assert plain.content_codebook_ is None
