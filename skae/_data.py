@@ -182,13 +182,14 @@ class TensorData(Dataset):
         # where the user gave an array: let numpy see its rows.
         return np.asarray(self.X.detach().cpu().numpy(), dtype=dtype)
 
-    def concat_ranges(self, ranges, pool=None):
-        """Return a :class:`TensorData` of the rows ``start:stop`` of each of ``ranges``.
+    def read_ranges(self, ranges, pool=None):
+        """Start copying the rows ``start:stop`` of each of ``ranges``; return a
+        function that waits for the copies and returns them as a :class:`TensorData`.
 
         Each range is copied as one slice: a sequential read for file-backed
-        rows. With a thread ``pool``, the ranges are copied in parallel and
-        a function returning the :class:`TensorData` is returned at once;
-        calling it waits for the copies.
+        rows. With a thread ``pool`` the ranges are copied in parallel while
+        the caller goes on (the function raises what a copy raised); without,
+        they are copied before this returns.
         """
         offsets = np.cumsum([0] + [b - a for a, b in ranges]).tolist()
         copies = []
@@ -196,19 +197,19 @@ class TensorData(Dataset):
         def gather(tensor):
             if tensor is None:
                 return None
-            out = torch.empty((offsets[-1], *tensor.shape[1:]), dtype=tensor.dtype, device=tensor.device)
+            shape = (offsets[-1], *tensor.shape[1:])
+            out = torch.empty(shape, dtype=tensor.dtype, device=tensor.device)
             for (a, b), at in zip(ranges, offsets):
                 task = functools.partial(out[at : at + b - a].copy_, tensor[a:b])
                 copies.append(task() if pool is None else pool.submit(task))
             return out
 
         data = TensorData(gather(self.X), gather(self.cond), gather(self.weight), self.device)
-        if pool is None:
-            return data
 
         def result():
             for copy in copies:
-                copy.result()
+                if pool is not None:
+                    copy.result()
             return data
 
         return result
@@ -357,22 +358,29 @@ class BatchIterator:
 
     def _iter_windows(self):
         windows = self._windows(shuffled=self.shuffle)
-        with ThreadPoolExecutor(STREAM_READ_THREADS) as pool:
-            # One sequential read per block, into memory, on the pool's
-            # threads: the next window is read while this one's batches
-            # train, so two windows are in memory at most.
+        # One sequential read per block, into memory; from a file on the
+        # CPU, on a pool's threads, and the next window is read while this
+        # one's batches train: two windows are in memory at most.
+        pool = None
+        if self.data.X.device.type == "cpu":
+            pool = ThreadPoolExecutor(STREAM_READ_THREADS)
+        try:
             blocks = next(windows, None)
-            upcoming = None if blocks is None else self.data.concat_ranges(blocks, pool)
+            upcoming = None if blocks is None else self.data.read_ranges(blocks, pool)
             while upcoming is not None:
                 window = upcoming().to_device()  # one copy to the device, not one per batch
                 blocks = next(windows, None)
-                upcoming = None if blocks is None else self.data.concat_ranges(blocks, pool)
+                upcoming = None if blocks is None else self.data.read_ranges(blocks, pool)
                 if self.shuffle:
                     perm = torch.randperm(len(window), generator=self.generator)
                     perm = perm.to(window.X.device)
                 for start, stop in self._bounds(len(window)):
                     yield window.batch(perm[start:stop] if self.shuffle else slice(start, stop))
                 del window
+        finally:
+            # A pass left early does not wait for the next window's reads.
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
 
 def as_tensor(X):
