@@ -1,0 +1,242 @@
+"""Do VQ codes on speech become phone-like units? VQ against k-means, by phone labels.
+
+espeak-ng reads 40 sentences in 16 voices (the first 16 of ``speech_voices(80)``)
+and reports where each phoneme starts, so every 10 ms log-mel frame has its
+phone (``make_speech_corpus(return_phones=True)``). Every system below turns
+each frame into one of K units, learned without labels on the first 32
+sentences; the phone labels only score the units, on the 8 held-out sentences:
+
+- phone accuracy: each unit is mapped to the phone it most often carries in
+  the *training* frames; the fraction of held-out frames whose unit's phone is
+  their phone;
+- phone purity (per unit, the share of its most common phone) and unit purity
+  (per phone, the share of its most common unit), frame-weighted, held-out;
+- NMI: normalized mutual information between phones and units (held-out;
+  scikit-learn's arithmetic normalisation, ``2 I / (H(phone) + H(unit))``),
+  and PNMI, the phone-normalized mutual information ``I / H(phone)`` used
+  for speech units (HuBERT): the share of the phone's uncertainty a unit
+  removes, not penalised for using many units evenly.
+
+Systems, at K = 32, 64 and 128:
+
+- k-means on the log-mel frame (per-bin standardized);
+- k-means on stacked frames (7 frames, +-3 around each, utterance mean removed):
+  the same frames the VQ autoencoder sees;
+- ``VQTransformer(n_codes=K)`` on those stacked frames (VQ-VAE of frames);
+- ``DisentangledAutoEncoder(method="instance_norm", n_codes=K)`` on the
+  utterances: a VQ bottleneck on the per-frame content code of a
+  convolutional autoencoder whose decoder is told the voice, so the units
+  need not carry it (the VQ-VAE paper's speech setting).
+
+Run: ``python benchmarks/bench_units.py`` (needs espeak-ng and librosa; the
+corpus is cached with ``make_speech_corpus(cache_dir=True)``); writes
+``benchmarks/results/units.md`` and ``units.png``.
+"""
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from _common import RESULTS_DIR
+from sklearn.cluster import KMeans
+from sklearn.metrics import mutual_info_score, normalized_mutual_info_score
+
+from skae import DisentangledAutoEncoder, VQTransformer
+from skae.datasets import make_speech_corpus, speech_voices
+
+N_SENTENCES, N_TRAIN_SENTENCES, CONTEXT = 40, 32, 3
+KMEANS_ROWS = 40000
+
+
+def stacked(mel):
+    """Frames with their +-CONTEXT neighbours side by side, utterance mean removed."""
+    mel = mel - mel.mean(0)
+    padded = np.pad(mel, ((CONTEXT, CONTEXT), (0, 0)), mode="edge")
+    return np.concatenate([padded[i:i + len(mel)] for i in range(2 * CONTEXT + 1)], axis=1)
+
+
+def _entropy(labels):
+    p = np.unique(labels, return_counts=True)[1] / len(labels)
+    return float(-(p * np.log(p)).sum())
+
+
+def unit_scores(units_train, phones_train, units_test, phones_test):
+    """Phone accuracy, phone purity, unit purity, NMI, PNMI and units used (see the docstring)."""
+    majority = {}
+    for u in np.unique(units_train):
+        names, counts = np.unique(phones_train[units_train == u], return_counts=True)
+        majority[u] = names[counts.argmax()]
+    names, counts = np.unique(phones_train, return_counts=True)
+    fallback = names[counts.argmax()]
+    predicted = np.array([majority.get(u, fallback) for u in units_test])
+
+    def purity(a, b):  # frame-weighted share of each a-value's most common b-value
+        total = 0
+        for value in np.unique(a):
+            _, counts = np.unique(b[a == value], return_counts=True)
+            total += counts.max()
+        return total / len(a)
+
+    return dict(
+        accuracy=float(np.mean(predicted == phones_test)),
+        phone_purity=purity(units_test, phones_test),
+        unit_purity=purity(phones_test, units_test),
+        nmi=normalized_mutual_info_score(phones_test, units_test),
+        pnmi=mutual_info_score(phones_test, units_test) / _entropy(phones_test),
+        used=len(np.unique(units_train)),
+    )
+
+
+class Frames:
+    """The corpus's training and held-out utterances, frames and phones."""
+
+    def __init__(self, n_voices):
+        corpus = make_speech_corpus(
+            N_SENTENCES, speech_voices(80), return_phones=True, cache_dir=True
+        )
+        voices = corpus.speakers[:n_voices]
+        keep = np.isin(corpus.speaker, voices)
+        self.train = np.flatnonzero(keep & (corpus.sentence < N_TRAIN_SENTENCES))
+        self.test = np.flatnonzero(keep & (corpus.sentence >= N_TRAIN_SENTENCES))
+        self.corpus = corpus
+        frames = np.concatenate([corpus.mels[i] for i in self.train])
+        self.mu, self.sd = frames.mean(0), frames.std(0)
+        self.phones_train = np.concatenate([corpus.phones[i] for i in self.train])
+        self.phones_test = np.concatenate([corpus.phones[i] for i in self.test])
+        ctx = [stacked(corpus.mels[i]) for i in self.train]
+        self.ctx_mu, self.ctx_sd = np.concatenate(ctx).mean(0), np.concatenate(ctx).std(0)
+        self.rows = np.random.RandomState(0).choice(len(self.phones_train), KMEANS_ROWS, False)
+
+    def mels(self, idx):
+        """Per-bin standardized log-mel utterances."""
+        return [((self.corpus.mels[i] - self.mu) / self.sd).astype(np.float32) for i in idx]
+
+    def context(self, idx):
+        """Stacked, standardized frames of the utterances ``idx``, one array."""
+        rows = np.concatenate([stacked(self.corpus.mels[i]) for i in idx])
+        return ((rows - self.ctx_mu) / self.ctx_sd).astype(np.float32)
+
+
+def kmeans_units(K, X_train, X_test, rows):
+    model = KMeans(K, n_init=1, random_state=0).fit(X_train[rows])
+    return model.predict(X_train), model.predict(X_test)
+
+
+def run_systems(frames, K, epochs):
+    """``{system: (units_train, units_test, fit seconds)}`` at codebook size ``K``."""
+    out = {}
+    mel_train, mel_test = np.concatenate(frames.mels(frames.train)), np.concatenate(frames.mels(frames.test))
+    ctx_train, ctx_test = frames.context(frames.train), frames.context(frames.test)
+
+    start = time.time()
+    out["k-means, log-mel frame"] = (*kmeans_units(K, mel_train, mel_test, frames.rows), time.time() - start)
+    start = time.time()
+    out["k-means, stacked frames"] = (*kmeans_units(K, ctx_train, ctx_test, frames.rows), time.time() - start)
+
+    start = time.time()
+    vq = VQTransformer(K, max_epochs=epochs["vq"], device="cpu", random_state=0)
+    vq.fit(ctx_train[frames.rows])
+    out["VQTransformer, stacked frames"] = (
+        vq.transform(ctx_train)[:, 0], vq.transform(ctx_test)[:, 0], time.time() - start
+    )
+
+    start = time.time()
+    speakers = frames.corpus.speaker
+    dae = DisentangledAutoEncoder(
+        n_components=32, group_dim=32, method="instance_norm", n_codes=K,
+        hidden_layer_sizes=(256, 256), segment_length=64, batch_size=64,
+        max_epochs=epochs["dae"], device="cpu", random_state=0,
+    )
+    dae.fit(frames.mels(frames.train), speakers[frames.train])
+    out["DisentangledAutoEncoder, VQ content code"] = (
+        np.concatenate(dae.content_codes(frames.mels(frames.train))),
+        np.concatenate(dae.content_codes(frames.mels(frames.test))),
+        time.time() - start,
+    )
+    return out
+
+
+def usage_figure(path, units_test, phones_test, K, title):
+    """P(unit | phone) for the most frequent phones, units ordered by their phone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names, counts = np.unique(phones_test, return_counts=True)
+    top = names[np.argsort(-counts)][:30]
+    table = np.zeros((len(top), K))
+    for r, p in enumerate(top):
+        table[r] = np.bincount(units_test[phones_test == p], minlength=K)
+        table[r] /= max(table[r].sum(), 1)
+    order = np.lexsort((-table.max(0), table.argmax(0)))
+    fig, ax = plt.subplots(figsize=(12, 6))
+    ax.imshow(table[:, order], aspect="auto", cmap="magma_r", vmin=0, vmax=1)
+    ax.set_yticks(range(len(top)), top)
+    ax.set_xlabel(f"unit (of {K}, ordered by the phone they carry most)")
+    ax.set_ylabel("phone (espeak-ng)")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--voices", type=int, default=16)
+    parser.add_argument("--vq-epochs", type=int, default=30)
+    parser.add_argument("--dae-epochs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(RESULTS_DIR / "units.md"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    # The VQ models stop at their epoch budget by design; say it once in the report.
+    warnings.filterwarnings("ignore", message=".*reached max_epochs.*")
+    t0 = time.time()
+    frames = Frames(args.voices)
+    n_phones = len(np.unique(frames.phones_train))
+    lines = []
+    for K in args.sizes:
+        systems = run_systems(frames, K, {"vq": args.vq_epochs, "dae": args.dae_epochs})
+        for name, (units_train, units_test, seconds) in systems.items():
+            s = unit_scores(units_train, frames.phones_train, units_test, frames.phones_test)
+            lines.append(
+                f"| {K} | {name} | {s['accuracy']:.3f} | {s['nmi']:.3f} | {s['pnmi']:.3f} | {s['phone_purity']:.3f} "
+                f"| {s['unit_purity']:.3f} | {s['used']} | {seconds:.0f} |"
+            )
+            print(lines[-1], flush=True)
+        if K == args.sizes[len(args.sizes) // 2]:
+            name = "DisentangledAutoEncoder, VQ content code"
+            usage_figure(Path(args.out).with_suffix(".png"), systems[name][1], frames.phones_test, K,
+                         f"{name}, K={K}: P(unit | phone), held-out frames")
+    majority = np.unique(frames.phones_test, return_counts=True)[1].max() / len(frames.phones_test)
+    text = f"""# Phone-like units: VQ codes against k-means (benchmarks/bench_units.py)
+
+espeak-ng corpus: the first {args.voices} voices of `speech_voices(80)`, 40 sentences each;
+units learned without labels on sentences 1-{N_TRAIN_SENTENCES} ({len(frames.phones_train)} frames),
+scored on sentences {N_TRAIN_SENTENCES + 1}-40 ({len(frames.phones_test)} frames) against
+espeak-ng's phone of each 10 ms frame ({n_phones} phones; always guessing the most common one:
+accuracy {majority:.3f}). k-means: scikit-learn `KMeans(K, n_init=1)` on {KMEANS_ROWS} training
+frames. VQTransformer: defaults but `max_epochs={args.vq_epochs}`, fitted on the same {KMEANS_ROWS}
+stacked frames. DisentangledAutoEncoder: `method="instance_norm", n_codes=K, n_components=32,
+group_dim=32, hidden_layer_sizes=(256, 256), batch_size=64, max_epochs={args.dae_epochs}`, fitted
+on all training utterances with their voices (k-means and VQTransformer see {KMEANS_ROWS} of their
+frames). Every model stops at its epoch budget (no early stopping). {args.threads} CPU threads; whole run
+{(time.time() - t0) / 60:.1f} min. Reproduce: `python benchmarks/bench_units.py`.
+
+| K | units | phone accuracy | NMI | PNMI | phone purity | unit purity | units used | fit s |
+|---|---|---:|---:|---:|---:|---:|---:|---:|
+""" + "\n".join(lines) + f"""
+
+![P(unit | phone)]({Path(args.out).with_suffix('.png').name})
+"""
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
