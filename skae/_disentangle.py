@@ -100,8 +100,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         Snap each content code (per frame for sequences) to the nearest of
         ``n_codes`` learned vectors, a VQ-VAE bottleneck [5]_: the content
         becomes a sequence of discrete units (:meth:`content_codes`), and
-        with a group-conditioned decoder they need not carry the group (on
-        speech they become phone-like). The codebook is initialised by
+        with a group-conditioned decoder they need not carry the group. The codebook is initialised by
         k-means on the first batch and follows moving averages of its
         frames; unused codes are re-seeded. None: continuous codes.
     mmd_weight : float, default=10.0
