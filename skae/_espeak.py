@@ -4,7 +4,12 @@
 calling process and reports each phoneme with its position in the audio
 (``espeakINITIALIZE_PHONEME_EVENTS``): the alignment that frame-level phone
 labels are made of. The library is bound with :mod:`ctypes`, so nothing is
-compiled; it keeps global state (one synthesis callback per process), so
+compiled. It does not repeat itself: an utterance comes out a little
+different after others in the same process (its wave generator keeps state
+between utterances), as only the first one after loading matches the
+espeak-ng program's; :func:`speak_fresh` speaks each utterance in a fresh
+process, so a corpus is the same whatever was spoken before. The library
+ it keeps global state (one synthesis callback per process), so
 every call goes through one lock, and another user of libespeak-ng in the same
 process (e.g. a phonemizer) must not synthesise at the same time.
 """
@@ -132,6 +137,32 @@ def engine():
         if _engine is None:
             _engine = _Engine(_find_library())
     return _engine
+
+
+def _speak_job(job):
+    return speak(*job)
+
+
+def speak_fresh(jobs, n_jobs=1):
+    """:func:`speak` each ``(text, voice, pitch, speed)`` of ``jobs`` in a fresh process.
+
+    Each utterance is the first the library speaks in its process, so it is
+    the same on every call (and the espeak-ng program's). The processes are
+    forked from a clean server process (``forkserver``), ``n_jobs`` at a
+    time, and never from the caller, whose library state they would inherit.
+
+    Returns
+    -------
+    list of (audio, sample_rate, phones), in the order of ``jobs``.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _find_library()  # a clear OSError here, not in a child
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    with ProcessPoolExecutor(n_jobs, mp_context=context, max_tasks_per_child=1) as pool:
+        return list(pool.map(_speak_job, jobs))
 
 
 def phone_name(name):

@@ -121,11 +121,14 @@ def speech_sentences(n_sentences: int, random_state: int = 0) -> list[str]:
     return sentences
 
 
-def _trimmed(text, voice, pitch, speed, sr):
-    """Audio at ``sr`` trimmed of silence, the trim's first sample, and the phones."""
+def _trimmed(spoken, sr):
+    """Audio at ``sr`` trimmed of silence, the trim's first sample, and the phones.
+
+    ``spoken`` is what :func:`skae._espeak.speak` returns.
+    """
     import librosa
 
-    native, native_sr, phones = _espeak.speak(text, voice, pitch, speed)
+    native, native_sr, phones = spoken
     audio = librosa.resample(native.astype(np.float32) / 32768.0, orig_sr=native_sr, target_sr=sr)
     audio, (start, _) = librosa.effects.trim(audio, top_db=TOP_DB)
     phones = [(name, at * sr / native_sr) for name, at in phones]
@@ -133,8 +136,11 @@ def _trimmed(text, voice, pitch, speed, sr):
 
 
 def synthesize(text: str, voice: str, pitch: int, speed: int, sr: int = 16000) -> np.ndarray:
-    """Speak ``text`` with espeak-ng; return float32 audio at ``sr`` Hz, trimmed of silence."""
-    return _trimmed(text, voice, pitch, speed, sr)[0]
+    """Speak ``text`` with espeak-ng; return float32 audio at ``sr`` Hz, trimmed of silence.
+
+    Spoken in a fresh process, so the same call gives the same audio.
+    """
+    return _trimmed(_espeak.speak_fresh([(text, voice, pitch, speed)])[0], sr)[0]
 
 
 def log_mel(
@@ -272,9 +278,9 @@ class GroupRenderer:
         return self.render(content, y), y, content
 
 
-def _utterance(text, voice, pitch, speed, *, sr, n_mels, fmin, hop_length=160):
-    """Audio, log-mel frames and the phone of each frame of one utterance."""
-    audio, start, phones = _trimmed(text, voice, pitch, speed, sr)
+def _utterance(spoken, *, sr, n_mels, fmin, hop_length):
+    """Audio, log-mel frames and the phone of each frame of one spoken utterance."""
+    audio, start, phones = _trimmed(spoken, sr)
     mel = log_mel(audio, sr=sr, n_mels=n_mels, fmin=fmin, hop_length=hop_length)
     return audio, mel, _espeak.frame_phones(phones, len(mel), start, hop_length)
 
@@ -289,6 +295,7 @@ def make_speech_corpus(
     return_audio: bool = False,
     return_phones: bool = False,
     cache_dir: str | os.PathLike | bool | None = None,
+    n_jobs: int = 1,
     random_state: int = 0,
 ) -> Bunch:
     """Synthesise a parallel speech corpus as log-mel spectrograms.
@@ -325,6 +332,11 @@ def make_speech_corpus(
         named after a hash of the arguments, and read it on later calls
         instead of synthesising again. Loading never unpickles. ``None``: no
         cache. Ignored with ``return_audio``.
+    n_jobs : int, default=1
+        Utterances synthesised at a time, each in a fresh process (espeak-ng's
+        library speaks an utterance a little differently after others, so
+        every one gets a process of its own: the corpus is the same on every
+        call). About 0.3 s of a core per utterance.
     random_state : int, default=0
         Seeds the choice of sentences.
 
@@ -360,7 +372,7 @@ def make_speech_corpus(
 
         # Everything the spectrograms and phones depend on.
         key = dict(
-            format=2, sentences=sentences, voices=[list(v) for v in voices], n_mels=n_mels,
+            format=3, sentences=sentences, voices=[list(v) for v in voices], n_mels=n_mels,
             fmin=fmin, sr=sr, hop_length=hop_length, n_fft=N_FFT, fmax=FMAX, top_db=TOP_DB,
             espeak=_espeak.engine().version, librosa=librosa.__version__,
         )
@@ -370,18 +382,16 @@ def make_speech_corpus(
         mels, phones = cached
         audio = []
     else:
-        _espeak.engine()  # a clear OSError when espeak-ng is missing
+        jobs = [(text, voice, pitch, speed) for _, voice, pitch, speed in voices for text in sentences]
         mels, phones, audio = [], [], []
-        for _, voice, pitch, speed in voices:
-            for text in sentences:
-                wave, mel, frames = _utterance(
-                    text, voice, pitch, speed, sr=sr, n_mels=n_mels, fmin=fmin,
-                    hop_length=hop_length,
-                )
-                mels.append(mel)
-                phones.append(frames)
-                if return_audio:
-                    audio.append(wave)
+        for spoken in _espeak.speak_fresh(jobs, n_jobs):
+            wave, mel, frames = _utterance(
+                spoken, sr=sr, n_mels=n_mels, fmin=fmin, hop_length=hop_length
+            )
+            mels.append(mel)
+            phones.append(frames)
+            if return_audio:
+                audio.append(wave)
         if cache is not None:
             _corpus_cache.save(cache, key, mels, phones)
     corpus = Bunch(

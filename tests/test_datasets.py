@@ -55,6 +55,10 @@ def test_tiny_parallel_corpus():
     a, b = corpus.mels[0], corpus.mels[2]
     assert 0.5 < len(a) / len(b) < 2
     assert len(corpus.audio[0]) > 16000 * 0.5
+    # The same corpus on every call, whatever the library spoke before.
+    _espeak.speak("something else first", "en+f2", 50, 150)
+    again = datasets.make_speech_corpus(2, voices, n_jobs=2)
+    assert all(np.array_equal(a, b) for a, b in zip(corpus.mels, again.mels))
 
 
 def test_many_distinct_voices():
