@@ -34,6 +34,7 @@ corpus is cached with ``make_speech_corpus(cache_dir=True)``); writes
 """
 
 import argparse
+import os
 import time
 import warnings
 from pathlib import Path
@@ -95,7 +96,8 @@ class Frames:
 
     def __init__(self, n_voices):
         corpus = make_speech_corpus(
-            N_SENTENCES, speech_voices(80), return_phones=True, cache_dir=True
+            N_SENTENCES, speech_voices(80), return_phones=True, cache_dir=True,
+            n_jobs=os.cpu_count(),
         )
         voices = corpus.speakers[:n_voices]
         keep = np.isin(corpus.speaker, voices)
