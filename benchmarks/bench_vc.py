@@ -415,19 +415,21 @@ def main(argv=None):
 
 
 # -- writing -------------------------------------------------------------------
-def write_table(args, rows, unseen_rows, code_acc, fit_s, model, n_pairs, n_unseen, n_ex, total_s):
-    def table(rows):
-        lines = [
-            "| system | judged target (LR) | judged target (MLP) | judged source (LR) | judged source (MLP) | MCD (dB) | log-mel MSE |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for r in rows:
-            lines.append(
-                f"| {r['system']} | {r['target_lr']:.3f} | {r['target_mlp']:.3f} | {r['source_lr']:.3f} "
-                f"| {r['source_mlp']:.3f} | {r['mcd']:.2f} | {r['mse']:.3f} |"
-            )
-        return "\n".join(lines)
+def table(rows):
+    """A Markdown table of :func:`score_system` rows."""
+    lines = [
+        "| system | judged target (LR) | judged target (MLP) | judged source (LR) | judged source (MLP) | MCD (dB) | log-mel MSE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['system']} | {r['target_lr']:.3f} | {r['target_mlp']:.3f} | {r['source_lr']:.3f} "
+            f"| {r['source_mlp']:.3f} | {r['mcd']:.2f} | {r['mse']:.3f} |"
+        )
+    return "\n".join(lines)
 
+
+def write_table(args, rows, unseen_rows, code_acc, fit_s, model, n_pairs, n_unseen, n_ex, total_s):
     title = "at the defaults" if args.defaults else "(benchmarks/bench_vc.py)"
     text = f"""# Voice conversion {title}
 
@@ -455,8 +457,16 @@ same {n_ex / 100:.1f} s for the target statistics).
 Targets from issue 6: judged target >= 0.90, judged source <= 0.05, MCD <= 3.2 dB and clearly
 below the shift baseline, content code -> speaker <= 0.25.
 """
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    kept = ""
+    if out.exists():  # bench_oneshot.py's section stays
+        old = out.read_text()
+        begin = old.find("<!-- bench_oneshot: begin -->")
+        end = old.find("<!-- bench_oneshot: end -->")
+        if 0 <= begin < end:
+            kept = "\n" + old[begin:end + len("<!-- bench_oneshot: end -->")] + "\n"
+    out.write_text(text + kept)
     print(text)
 
 
