@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import RESULTS_DIR
-from bench_vc import Judges, Normalizer, score_system, table
+from bench_vc import Judges, Normalizer, score_system, table, write_example
 from sklearn.neural_network import MLPClassifier
 
 from skae import DisentangledAutoEncoder
@@ -278,15 +278,6 @@ phones): **{phone_acc:.3f}**.
 
 def write_examples(systems, pairs, split, out, n_examples=2):
     """Spectrograms and audio of the first conversions to two new voices."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import soundfile
-
-    from skae.datasets import mel_to_audio
-
-    out.mkdir(parents=True, exist_ok=True)
     converted = next(iter(systems.values()))
     picks, targets = [], set()
     for i, (_, t, _) in enumerate(pairs):
@@ -295,20 +286,10 @@ def write_examples(systems, pairs, split, out, n_examples=2):
             targets.add(t)
     for n, i in enumerate(picks):
         s, t, k = pairs[i]
-        source, real = split.mel(s, k), split.mel(t, k)
-        panels = [("source (seen voice)", source), ("converted to the new voice", converted[i]),
-                  ("the new voice, real", real)]
-        fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharey=True)
-        for ax, (title, m) in zip(axes, panels):
-            ax.imshow(m.T, origin="lower", aspect="auto", vmin=-11.5, vmax=3)
-            ax.set_title(title)
-            ax.set_xlabel("frame (10 ms)")
-        axes[0].set_ylabel("mel bin")
-        fig.tight_layout()
-        fig.savefig(out / f"oneshot{n}.png", dpi=80)
-        plt.close(fig)
-        for title, m in zip(("source", "converted", "target"), (source, converted[i], real)):
-            soundfile.write(out / f"oneshot{n}_{title}.wav", mel_to_audio(m), 16000, subtype="PCM_16")
+        panels = [("source (seen voice)", split.mel(s, k)),
+                  ("converted to the new voice", converted[i]),
+                  ("the new voice, real", split.mel(t, k))]
+        write_example(out, f"oneshot{n}", panels)
         print(f"example {n}: {s} -> {t}, sentence {k}", flush=True)
 
 

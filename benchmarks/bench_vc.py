@@ -470,7 +470,9 @@ below the shift baseline, content code -> speaker <= 0.25.
     print(text)
 
 
-def write_examples(systems, pairs, corpus, out, n_examples=2):
+def write_example(out, stem, panels):
+    """``<stem>.png`` of the log-mels of ``panels`` side by side, and
+    ``<stem>_source/converted/target.wav`` (Griffin-Lim) of the three."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -478,25 +480,29 @@ def write_examples(systems, pairs, corpus, out, n_examples=2):
     import soundfile
 
     out.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharey=True)
+    for ax, (title, m) in zip(axes, panels):
+        ax.imshow(m.T, origin="lower", aspect="auto", vmin=-11.5, vmax=3)
+        ax.set_title(title)
+        ax.set_xlabel("frame (10 ms)")
+    axes[0].set_ylabel("mel bin")
+    fig.tight_layout()
+    fig.savefig(out / f"{stem}.png", dpi=80)
+    plt.close(fig)
+    for name, (_, m) in zip(("source", "converted", "target"), panels):
+        soundfile.write(out / f"{stem}_{name}.wav", mel_to_audio(m), 16000, subtype="PCM_16")
+
+
+def write_examples(systems, pairs, corpus, out, n_examples=2):
     converted = next(iter(systems.values()))
     # One male->female and one female->male example when available.
     picks = [i for i, (s, t, _) in enumerate(pairs) if s.startswith("m") and t.startswith("f")][:1]
     picks += [i for i, (s, t, _) in enumerate(pairs) if s.startswith("f") and t.startswith("m")][:1]
     for n, i in enumerate(picks[:n_examples]):
         s, t, k = pairs[i]
-        source, real = corpus.mel(s, k), corpus.mel(t, k)
-        panels = [("source " + s, source), ("converted to " + t, converted[i]), ("real " + t, real)]
-        fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharey=True)
-        for ax, (title, m) in zip(axes, panels):
-            ax.imshow(m.T, origin="lower", aspect="auto", vmin=-11.5, vmax=3)
-            ax.set_title(title)
-            ax.set_xlabel("frame (10 ms)")
-        axes[0].set_ylabel("mel bin")
-        fig.tight_layout()
-        fig.savefig(out / f"example{n}_{s}_to_{t}.png", dpi=80)
-        plt.close(fig)
-        for title, m in zip(("source", "converted", "target"), (source, converted[i], real)):
-            soundfile.write(out / f"example{n}_{title}.wav", mel_to_audio(m), 16000, subtype="PCM_16")
+        panels = [("source " + s, corpus.mel(s, k)), ("converted to " + t, converted[i]),
+                  ("real " + t, corpus.mel(t, k))]
+        write_example(out, f"example{n}_{s}_to_{t}", panels)
 
 
 if __name__ == "__main__":
