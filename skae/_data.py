@@ -192,7 +192,7 @@ class TensorData(Dataset):
         they are copied before this returns.
         """
         offsets = np.cumsum([0] + [b - a for a, b in ranges]).tolist()
-        copies = []
+        pending = []  # the copies still running on the pool
 
         def gather(tensor):
             if tensor is None:
@@ -200,16 +200,18 @@ class TensorData(Dataset):
             shape = (offsets[-1], *tensor.shape[1:])
             out = torch.empty(shape, dtype=tensor.dtype, device=tensor.device)
             for (a, b), at in zip(ranges, offsets):
-                task = functools.partial(out[at : at + b - a].copy_, tensor[a:b])
-                copies.append(task() if pool is None else pool.submit(task))
+                copy = functools.partial(out[at : at + b - a].copy_, tensor[a:b])
+                if pool is None:
+                    copy()
+                else:
+                    pending.append(pool.submit(copy))
             return out
 
         data = TensorData(gather(self.X), gather(self.cond), gather(self.weight), self.device)
 
         def result():
-            for copy in copies:
-                if pool is not None:
-                    copy.result()
+            for future in pending:
+                future.result()
             return data
 
         return result
@@ -364,13 +366,16 @@ class BatchIterator:
         pool = None
         if self.data.X.device.type == "cpu":
             pool = ThreadPoolExecutor(STREAM_READ_THREADS)
-        try:
+
+        def read_next():
             blocks = next(windows, None)
-            upcoming = None if blocks is None else self.data.read_ranges(blocks, pool)
+            return None if blocks is None else self.data.read_ranges(blocks, pool)
+
+        try:
+            upcoming = read_next()
             while upcoming is not None:
                 window = upcoming().to_device()  # one copy to the device, not one per batch
-                blocks = next(windows, None)
-                upcoming = None if blocks is None else self.data.read_ranges(blocks, pool)
+                upcoming = read_next()
                 if self.shuffle:
                     perm = torch.randperm(len(window), generator=self.generator)
                     perm = perm.to(window.X.device)
