@@ -103,23 +103,23 @@ class Frames:
         keep = np.isin(corpus.speaker, voices)
         self.train = np.flatnonzero(keep & (corpus.sentence < N_TRAIN_SENTENCES))
         self.test = np.flatnonzero(keep & (corpus.sentence >= N_TRAIN_SENTENCES))
-        self.corpus = corpus
-        frames = np.concatenate([corpus.mels[i] for i in self.train])
-        self.mu, self.sd = frames.mean(0), frames.std(0)
+        self.speakers_train = corpus.speaker[self.train]
+        raw_train = np.concatenate([corpus.mels[i] for i in self.train])
+        mu, sd = raw_train.mean(0), raw_train.std(0)
         self.phones_train = np.concatenate([corpus.phones[i] for i in self.train])
         self.phones_test = np.concatenate([corpus.phones[i] for i in self.test])
-        ctx = [stacked(corpus.mels[i]) for i in self.train]
-        self.ctx_mu, self.ctx_sd = np.concatenate(ctx).mean(0), np.concatenate(ctx).std(0)
         self.rows = np.random.RandomState(0).choice(len(self.phones_train), KMEANS_ROWS, False)
-
-    def mels(self, idx):
-        """Per-bin standardized log-mel utterances."""
-        return [((self.corpus.mels[i] - self.mu) / self.sd).astype(np.float32) for i in idx]
-
-    def context(self, idx):
-        """Stacked, standardized frames of the utterances ``idx``, one array."""
-        rows = np.concatenate([stacked(self.corpus.mels[i]) for i in idx])
-        return ((rows - self.ctx_mu) / self.ctx_sd).astype(np.float32)
+        # What every codebook size uses, made once: standardized utterances
+        # (the autoencoder's input), their frames, and the stacked frames.
+        self.mels_train = [((corpus.mels[i] - mu) / sd).astype(np.float32) for i in self.train]
+        self.mels_test = [((corpus.mels[i] - mu) / sd).astype(np.float32) for i in self.test]
+        self.frames_train = np.concatenate(self.mels_train)
+        self.frames_test = np.concatenate(self.mels_test)
+        ctx_train = np.concatenate([stacked(corpus.mels[i]) for i in self.train])
+        ctx_test = np.concatenate([stacked(corpus.mels[i]) for i in self.test])
+        ctx_mu, ctx_sd = ctx_train.mean(0), ctx_train.std(0)
+        self.ctx_train = ((ctx_train - ctx_mu) / ctx_sd).astype(np.float32)
+        self.ctx_test = ((ctx_test - ctx_mu) / ctx_sd).astype(np.float32)
 
 
 def kmeans_units(K, X_train, X_test, rows):
@@ -130,11 +130,12 @@ def kmeans_units(K, X_train, X_test, rows):
 def run_systems(frames, K, epochs):
     """``{system: (units_train, units_test, fit seconds)}`` at codebook size ``K``."""
     out = {}
-    mel_train, mel_test = np.concatenate(frames.mels(frames.train)), np.concatenate(frames.mels(frames.test))
-    ctx_train, ctx_test = frames.context(frames.train), frames.context(frames.test)
+    ctx_train, ctx_test = frames.ctx_train, frames.ctx_test
 
     start = time.time()
-    out["k-means, log-mel frame"] = (*kmeans_units(K, mel_train, mel_test, frames.rows), time.time() - start)
+    out["k-means, log-mel frame"] = (
+        *kmeans_units(K, frames.frames_train, frames.frames_test, frames.rows), time.time() - start
+    )
     start = time.time()
     out["k-means, stacked frames"] = (*kmeans_units(K, ctx_train, ctx_test, frames.rows), time.time() - start)
 
@@ -146,16 +147,15 @@ def run_systems(frames, K, epochs):
     )
 
     start = time.time()
-    speakers = frames.corpus.speaker
     dae = DisentangledAutoEncoder(
         n_components=32, group_dim=32, method="instance_norm", n_codes=K,
         hidden_layer_sizes=(256, 256), segment_length=64, batch_size=64,
         max_epochs=epochs["dae"], device="cpu", random_state=0,
     )
-    dae.fit(frames.mels(frames.train), speakers[frames.train])
+    dae.fit(frames.mels_train, frames.speakers_train)
     out["DisentangledAutoEncoder, VQ content code"] = (
-        np.concatenate(dae.content_codes(frames.mels(frames.train))),
-        np.concatenate(dae.content_codes(frames.mels(frames.test))),
+        np.concatenate(dae.content_codes(frames.mels_train)),
+        np.concatenate(dae.content_codes(frames.mels_test)),
         time.time() - start,
     )
     return out
