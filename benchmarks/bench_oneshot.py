@@ -107,17 +107,20 @@ def make_model(args):
     )
 
 
-def frame_probe(model, split, norm, labels_of, train_idx, test_idx, n_keep=30000):
-    """Accuracy of a frame MLP predicting ``labels_of(i)`` from content codes."""
+def frame_probes(model, split, norm, train_idx, test_idx, n_keep=30000):
+    """Accuracy of frame MLPs predicting the speaker and the phone from content codes."""
     def frames(idx):
-        Z = model.transform([norm(split.mels[i]) for i in idx])
-        return np.concatenate(Z), np.concatenate([labels_of(i) for i in idx])
+        Z = np.concatenate(model.transform([norm(split.mels[i]) for i in idx]))
+        speakers = np.concatenate([[split.speaker[i]] * len(split.mels[i]) for i in idx])
+        return Z, {"speaker": speakers, "phone": np.concatenate([split.phones[i] for i in idx])}
 
-    Ztr, ytr = frames(train_idx)
-    Zte, yte = frames(test_idx)
+    (Ztr, ytr), (Zte, yte) = frames(train_idx), frames(test_idx)
     keep = np.random.RandomState(0).choice(len(Ztr), min(len(Ztr), n_keep), replace=False)
-    probe = MLPClassifier((256,), early_stopping=True, max_iter=100, random_state=0)
-    return probe.fit(Ztr[keep], ytr[keep]).score(Zte, yte)
+    accuracy = {}
+    for name in ytr:
+        probe = MLPClassifier((256,), early_stopping=True, max_iter=100, random_state=0)
+        accuracy[name] = probe.fit(Ztr[keep], ytr[name][keep]).score(Zte, yte[name])
+    return accuracy["speaker"], accuracy["phone"]
 
 
 def evaluate(model, split, norm, judges, pairs, codes, target_stats):
@@ -237,10 +240,7 @@ def main(argv=None):
     seen_rows, _ = evaluate(model, split, norm, judges, seen_pairs, seen_codes, seen_stats)
 
     seen_test = np.flatnonzero(~split.is_train & split.is_seen)
-    speaker_acc = frame_probe(
-        model, split, norm, lambda i: [split.speaker[i]] * len(split.mels[i]), train_idx, seen_test
-    )
-    phone_acc = frame_probe(model, split, norm, lambda i: split.phones[i], train_idx, seen_test)
+    speaker_acc, phone_acc = frame_probes(model, split, norm, train_idx, seen_test)
     print(f"content code -> speaker {speaker_acc:.3f}, -> phone {phone_acc:.3f}", flush=True)
 
     text = f"""## Unseen voices: one-shot conversion (`benchmarks/bench_oneshot.py`)
