@@ -67,10 +67,6 @@ class _Engine:
             ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
             ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
         ]
-        lib.espeak_Info.restype = ctypes.c_char_p
-        lib.espeak_Info.argtypes = [ctypes.c_void_p]
-        #: The library's version, e.g. ``"1.51"``.
-        self.version = lib.espeak_Info(None).decode()
         self.sample_rate = lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
         )
@@ -128,6 +124,14 @@ def _find_library():
         except OSError:
             continue
     raise OSError("make_speech_corpus needs libespeak-ng: " + _INSTALL)
+
+
+def version():
+    """The libespeak-ng version, e.g. ``"1.51"``; the library is loaded, not initialised."""
+    lib = _find_library()
+    lib.espeak_Info.restype = ctypes.c_char_p
+    lib.espeak_Info.argtypes = [ctypes.c_void_p]
+    return lib.espeak_Info(None).decode()
 
 
 def engine():

@@ -286,7 +286,7 @@ def make_speech_corpus(
         key = dict(
             format=3, sentences=sentences, voices=[list(v) for v in voices], n_mels=n_mels,
             fmin=fmin, sr=sr, hop_length=hop_length, n_fft=N_FFT, fmax=FMAX, top_db=TOP_DB,
-            espeak=_espeak.engine().version, librosa=librosa.__version__,
+            espeak=_espeak.version(), librosa=librosa.__version__,
         )
         cache = _corpus_cache.cache_path(cache_dir, key)
         cached = _corpus_cache.load(cache, key)
