@@ -102,24 +102,27 @@ class _Disentangler(nn.Module):
             terms["adversary"] = loss - loss.detach()
         return (x_hat, terms) if terms else x_hat
 
-    def embed_group(self, x, *, n_steps, lr, criterion):
+    def embed_group(self, x, *, n_steps, lr, criterion, refine=False):
         """A group code for examples ``x`` of one group; the network stays fixed.
 
         With a group encoder: the mean of its codes of the examples (one
-        forward pass; ``n_steps``, ``lr`` and ``criterion`` are unused).
-        Otherwise fitted: starting from the mean of the group embeddings,
-        ``n_steps`` Adam steps on the code alone minimise ``criterion``
-        between ``x`` and ``x`` decoded from its own content codes in that
-        group code.
+        forward pass), and unless ``refine`` that is the code (``n_steps``,
+        ``lr`` and ``criterion`` are unused). Otherwise fitted: starting from
+        that mean, or without a group encoder from the mean of the group
+        embeddings, ``n_steps`` Adam steps on the code alone minimise
+        ``criterion`` between ``x`` and ``x`` decoded from its own content
+        codes in that group code.
 
         Shape: ``x`` as the network's input -> ``(group_dim,)``.
         """
-        if self.group_encoder is not None:
-            with torch.no_grad():
-                return self.group_encoder(x).mean(0)
         with torch.no_grad():
+            if self.group_encoder is not None:
+                g = self.group_encoder(x).mean(0)
+                if not refine:
+                    return g
+            else:
+                g = self.group_embedding.weight.mean(0)
             z = self.encode(x)
-            g = self.group_embedding.weight.mean(0)
         g = g.clone().requires_grad_(True)
         optimizer = torch.optim.Adam([g], lr=lr)
         with torch.enable_grad():

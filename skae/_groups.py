@@ -97,6 +97,25 @@ def group_codes(embeddings, classes, y, group_code, n):
     return codes
 
 
+def _feature_frames(X):
+    """All rows (frames) of rows, a 3-D array or a list of sequences: (n, n_features)."""
+    if isinstance(X, list):
+        X = np.concatenate(X)
+    return np.asarray(X).reshape(-1, np.shape(X)[-1])
+
+
+def _calibration(rendered, real):
+    """Per-feature ``shift, scale`` taking ``rendered``'s mean and std to ``real``'s.
+
+    A feature that the model renders as a constant is only shifted.
+    """
+    mean_r, std_r = rendered.mean(0), rendered.std(0)
+    mean_t, std_t = real.mean(0), real.std(0)
+    flat = std_r <= 1e-6 * np.maximum(1.0, np.abs(mean_r))
+    scale = np.where(flat, 1.0, std_t / np.where(flat, 1.0, std_r))
+    return (mean_t - scale * mean_r).astype(np.float32), scale.astype(np.float32)
+
+
 class GroupConversionMixin:
     """Rendering in groups, for :class:`skae.DisentangledAutoEncoder`.
 
@@ -117,13 +136,13 @@ class GroupConversionMixin:
         check_is_fitted(self)
         return self.module_.group_embedding.weight.detach().cpu().numpy().copy()
 
-    def embed_group(self, X_examples, *, n_steps=200, lr=0.05):
+    def embed_group(self, X_examples, *, n_steps=200, lr=0.05, refine=False):
         """A group code for a new group from a few of its rows (or sequences).
 
         With ``group_encoder=True`` the code is the mean of the group
         encoder's codes of the examples' windows: one forward pass
-        (``n_steps`` and ``lr`` are not used). Otherwise it is fitted to the
-        examples: starting from the mean of
+        (``n_steps`` and ``lr`` are not used unless ``refine``). Otherwise it
+        is fitted to the examples: starting from the mean of
         :attr:`group_embeddings_`, ``n_steps`` Adam steps minimise the
         reconstruction loss of the examples decoded from their own content
         codes; the network stays fixed. Pass the result as ``group_code=`` to
@@ -137,6 +156,12 @@ class GroupConversionMixin:
             Optimisation steps.
         lr : float, default=0.05
             Step size of the optimisation.
+        refine : bool, default=False
+            With ``group_encoder=True``: start the optimisation from the
+            encoder's code instead of returning it. The code then fits the
+            examples more closely, at the cost of ``n_steps`` passes over
+            them (a lower learning rate, e.g. 0.01, suits a start that is
+            already near).
 
         Returns
         -------
@@ -144,6 +169,7 @@ class GroupConversionMixin:
             The code of the group of ``X_examples``.
         """
         check_is_fitted(self)
+        check_flag(refine, "refine")
         X = self._check_input(X_examples)
         if self._sequence_input:
             X, _ = cut_windows(X, self.segment_length)
@@ -151,7 +177,7 @@ class GroupConversionMixin:
         module = self.module_
         module.eval()
         code = module.embed_group(
-            x, n_steps=n_steps, lr=lr, criterion=LOSSES[self.loss]()
+            x, n_steps=n_steps, lr=lr, criterion=LOSSES[self.loss](), refine=refine
         )
         return code.cpu().numpy().astype(np.float32)
 
@@ -200,7 +226,7 @@ class GroupConversionMixin:
             return self._infer(decode, Z[:, None], cond=G)[:, 0]
         return self._infer(decode, Z, cond=G)
 
-    def convert(self, X, y_target=None, *, group_code=None):
+    def convert(self, X, y_target=None, *, group_code=None, target_examples=None):
         """Render ``X`` in another group: ``inverse_transform(transform(X), y_target)``.
 
         Parameters
@@ -209,18 +235,44 @@ class GroupConversionMixin:
             Rows (or sequences) to convert.
         y_target : label or array-like of shape (n_samples,), default=None
             Target group, one label or one per row (sequence). Required
-            unless ``group_code`` is given.
+            unless ``group_code`` or ``target_examples`` is given.
         group_code : array-like of shape (group_dim,) or (n_samples, group_dim), \
                 default=None
             Target group code, e.g. from :meth:`embed_group` for a group not
             seen in training.
+        target_examples : array-like of shape (n_examples, n_features), or \
+                sequences, default=None
+            A few rows (sequences) of the one target group. Without
+            ``y_target`` and ``group_code`` the group code is
+            ``embed_group(target_examples)``. The output is then calibrated
+            to them: each feature is shifted and scaled by the map that takes
+            the model's own rendering of the examples (their content codes
+            decoded in the target group) to the examples' mean and standard
+            deviation, so what the decoder misses of a group it never saw is
+            corrected from the examples themselves.
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_features), dtype float32
             The converted rows (sequences).
         """
-        return self.inverse_transform(self.transform(X), y_target, group_code=group_code)
+        if target_examples is None:
+            return self.inverse_transform(self.transform(X), y_target, group_code=group_code)
+        check_is_fitted(self)
+        examples = self._check_input(target_examples)
+        if np.ndim(y_target) > 0 or np.ndim(group_code) > 1:
+            raise ValueError(
+                "target_examples are of one group: give one target label or one "
+                "group_code of shape (group_dim,), not one per row."
+            )
+        if y_target is None and group_code is None:
+            group_code = self.embed_group(examples)
+        rendered = self.convert(examples, y_target, group_code=group_code)
+        shift, scale = _calibration(_feature_frames(rendered), _feature_frames(examples))
+        converted = self.convert(X, y_target, group_code=group_code)
+        if isinstance(converted, list):
+            return [(x * scale + shift).astype(np.float32) for x in converted]
+        return (converted * scale + shift).astype(np.float32)
 
     def reconstruction_error(self, X, y, per_feature=False):
         """Reconstruction loss of each row (sequence) decoded in its own group.

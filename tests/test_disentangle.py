@@ -295,6 +295,53 @@ def test_group_encoder_converts_to_groups_never_seen(tmp_path):
         DisentangledAutoEncoder(group_encoder=True).fit(X[:, 0], y)
 
 
+def test_convert_calibrates_to_the_target_examples():
+    from scipy.ndimage import gaussian_filter1d
+
+    truth = GroupRenderer(n_groups=9)
+    rng = np.random.RandomState(2)
+
+    def draw(n, groups):
+        c = gaussian_filter1d(truth.content((n, 48), rng), 1, axis=1)
+        return c, truth.render(c, groups)
+
+    y = rng.randint(8, size=120)
+    _, X = draw(120, y)
+    model = DisentangledAutoEncoder(
+        n_components=2, group_dim=4, method="instance_norm", group_encoder=True,
+        segment_length=32, max_epochs=15, **{**FAST, "batch_size": 32, "lr": 3e-3},
+    ).fit(X, y)
+    # A new group louder and offset beyond every training group: its code
+    # alone cannot reach it, the examples' statistics can.
+    c, X_source = draw(20, rng.randint(8, size=20))
+    _, examples = draw(4, np.full(4, 8))
+    examples, X_true = 1.5 * examples + 1.0, 1.5 * truth.render(c, np.full(20, 8)) + 1.0
+    plain = relative_error(model.convert(X_source, group_code=model.embed_group(examples)), X_true)
+    calibrated = relative_error(model.convert(X_source, target_examples=examples), X_true)
+    assert calibrated < 0.1 * plain, (calibrated, plain)
+    # The examples converted to themselves take on their statistics exactly.
+    out = model.convert(examples, target_examples=examples).reshape(-1, X.shape[-1])
+    frames = examples.reshape(-1, X.shape[-1])
+    np.testing.assert_allclose(out.mean(0), frames.mean(0), atol=1e-4)
+    np.testing.assert_allclose(out.std(0), frames.std(0), rtol=1e-4, atol=1e-4)
+    # A trained group by label, calibrated on its own rows; lists stay lists.
+    own = model.convert(list(X[:3]), 0, target_examples=X[y == 0])
+    assert isinstance(own, list) and own[0].shape == X[0].shape
+    with pytest.raises(ValueError, match="one target label or one group_code"):
+        model.convert(X_source, np.zeros(20, dtype=int), target_examples=examples)
+    # Refining the encoder's code lowers the loss it minimises on the examples.
+    code = model.embed_group(examples)
+    refined = model.embed_group(examples, refine=True, n_steps=50, lr=0.01)
+    assert not np.array_equal(code, refined)
+
+    def loss(g):
+        return np.mean((model.convert(examples, group_code=g) - examples) ** 2)
+
+    assert loss(refined) < loss(code)
+    with pytest.raises(TypeError, match="refine must be True or False"):
+        model.embed_group(examples, refine="yes")
+
+
 def test_vq_bottleneck_gives_discrete_content_units(sequences, tmp_path):
     _, _, y, X, _ = sequences
     model = DisentangledAutoEncoder(
