@@ -6,9 +6,10 @@ espeak-ng voice variants x English accents x pitch x speed). A
 trained on the first 80% of the sentences of the first 64 voices only; the
 other voices whose espeak-ng variant no training voice uses (13 of 16) are
 never heard in training. Each held-out voice is then
-reached from a few seconds of its speech (its first training sentences,
-``embed_group``: one forward pass of the group encoder) and every held-out
-sentence of a seen voice is converted to it. The corpus is parallel, so the
+reached from a few seconds of its speech (its first training sentences:
+``convert(..., target_examples=)``, the group encoder's code with the output
+calibrated to those seconds; also the code alone and a refined code) and
+every held-out sentence of a seen voice is converted to it. The corpus is parallel, so the
 real target utterance exists:
 
 - judged target / judged source: two speaker judges (utterance-level
@@ -46,6 +47,7 @@ from skae import DisentangledAutoEncoder
 from skae.datasets import make_speech_corpus, speech_voices
 
 N_VOICES, N_SEEN, N_SENTENCES, N_TRAIN_SENTENCES = 80, 64, 40, 32
+CALIBRATED = "group encoder + calibration on the few seconds"
 
 
 def variant(voice_name):
@@ -123,20 +125,35 @@ def frame_probes(model, split, norm, train_idx, test_idx, n_keep=30000):
     return accuracy["speaker"], accuracy["phone"]
 
 
-def evaluate(model, split, norm, judges, pairs, codes, target_stats):
-    """Rows (model, shift baseline, unchanged) for ``(source, target, sentence)`` pairs,
-    and each system's conversions."""
+def convert_pairs(model, sources, targets, codes, examples=None):
+    """Convert each source to its target's code; with ``examples``, calibrated to them."""
+    converted = [None] * len(sources)
+    for target in dict.fromkeys(targets):
+        idx = [i for i, t in enumerate(targets) if t == target]
+        out = model.convert(
+            [sources[i] for i in idx], group_code=codes[target],
+            target_examples=None if examples is None else examples[target],
+        )
+        for i, c in zip(idx, out):
+            converted[i] = c
+    return converted
+
+
+def evaluate(model, model_systems, split, norm, judges, pairs, target_stats):
+    """Rows (each model system, shift baseline, unchanged) for ``(source, target,
+    sentence)`` pairs, and each system's conversions. ``model_systems``: name ->
+    ``(codes, examples or None)`` (see :func:`convert_pairs`)."""
     sources = np.array([s for s, _, _ in pairs])
     targets = np.array([t for _, t, _ in pairs])
     src = [split.mel(s, k) for s, _, k in pairs]
     real = [split.mel(t, k) for _, t, k in pairs]
-    code = np.stack([codes[t] for t in targets])
-    converted = model.convert([norm(m) for m in src], group_code=code)
+    src_norm = [norm(m) for m in src]
     source_stats = {s: split.stats(s, range(N_TRAIN_SENTENCES)) for s in set(sources)}
     systems = {
-        "DisentangledAutoEncoder (instance_norm, group encoder)": [
-            norm.inverse(c) for c in converted
-        ],
+        name: [norm.inverse(c) for c in convert_pairs(model, src_norm, targets, *how)]
+        for name, how in model_systems.items()
+    }
+    systems |= {
         "baseline: mean/std shift": [
             (m - source_stats[s][0]) / source_stats[s][1] * target_stats[t][1] + target_stats[t][0]
             for m, s, t in zip(src, sources, targets)
@@ -156,6 +173,8 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--max-epochs", type=int, default=15)
     parser.add_argument("--seconds", type=float, default=5.0, help="speech of each new voice")
+    parser.add_argument("--refine-steps", type=int, default=300,
+                        help="embed_group(refine=True) steps of the refined system")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--examples", default=str(RESULTS_DIR / "vc"), help="audio/figure folder")
     parser.add_argument("--save-model", default=None, help="pickle the fitted model here")
@@ -217,17 +236,28 @@ def main(argv=None):
     rng = np.random.RandomState(0)
     test_sentences = range(N_TRAIN_SENTENCES, N_SENTENCES)
     # Unseen voices: a few seconds each, one forward pass of the group encoder.
-    codes, stats, n_frames = {}, {}, []
+    codes, refined, examples, stats, n_frames = {}, {}, {}, {}, []
+    refine_start = time.time()
     for voice in split.new_voices:
         sentences, n = few_seconds(split, voice, args.seconds)
         n_frames.append(n)
-        codes[voice] = model.embed_group([norm(split.mel(voice, k)) for k in sentences])
+        examples[voice] = [norm(split.mel(voice, k)) for k in sentences]
+        codes[voice] = model.embed_group(examples[voice])
+        refined[voice] = model.embed_group(
+            examples[voice], refine=True, n_steps=args.refine_steps, lr=0.01
+        )
         stats[voice] = split.stats(voice, sentences)
+    refine_s = (time.time() - refine_start) / len(split.new_voices)
     new_pairs = [
         (split.seen_voices[rng.randint(N_SEEN)], t, k)
         for t in split.new_voices for k in test_sentences
     ]
-    new_rows, new_systems = evaluate(model, split, norm, judges, new_pairs, codes, stats)
+    new_systems = {
+        CALIBRATED: (codes, examples),
+        "group encoder's code alone": (codes, None),
+        f"code refined ({args.refine_steps} steps) + calibration": (refined, examples),
+    }
+    new_rows, new_systems = evaluate(model, new_systems, split, norm, judges, new_pairs, stats)
     write_examples(new_systems, new_pairs, split, Path(args.examples))
     # Seen voices, by their learned codes, the same number of random pairs.
     seen_codes = dict(zip(model.classes_, model.group_embeddings_))
@@ -237,7 +267,10 @@ def main(argv=None):
         for _ in range(len(split.new_voices)):
             s, t = rng.choice(N_SEEN, 2, replace=False)
             seen_pairs.append((split.seen_voices[s], split.seen_voices[t], k))
-    seen_rows, _ = evaluate(model, split, norm, judges, seen_pairs, seen_codes, seen_stats)
+    seen_rows, _ = evaluate(
+        model, {"DisentangledAutoEncoder, learned codes": (seen_codes, None)},
+        split, norm, judges, seen_pairs, seen_stats,
+    )
 
     seen_test = np.flatnonzero(~split.is_train & split.is_seen)
     speaker_acc, phone_acc = frame_probes(model, split, norm, train_idx, seen_test)
@@ -250,9 +283,14 @@ sentences each. Trained on sentences 1-{N_TRAIN_SENTENCES} of the first {N_SEEN}
 {len(split.new_voices)} of the other {N_VOICES - N_SEEN} voices, those whose espeak-ng variant no seen voice
 uses, are never heard in training. Each new voice is given
 {np.mean(n_frames) / 100:.1f} s of its speech on average (its first training sentences,
-{min(n_frames) / 100:.1f}-{max(n_frames) / 100:.1f} s): `embed_group` is one forward pass of
-the group encoder. {len(new_pairs)} conversions: each held-out sentence of a random seen voice
-to each new voice; the shift baseline uses the same seconds for the target statistics.
+{min(n_frames) / 100:.1f}-{max(n_frames) / 100:.1f} s). Systems: "{CALIBRATED}" is
+`convert(source, target_examples=few_seconds)`: the code is `embed_group`'s (one forward pass
+of the group encoder) and each mel bin of the output is shifted and scaled by the map that takes
+the model's own rendering of the few seconds to their real mean and standard deviation; "code
+alone" is `convert(source, group_code=embed_group(few_seconds))`; "refined" starts
+`embed_group(refine=True, lr=0.01)` from the encoder's code ({refine_s:.1f} s per voice on
+{args.threads} threads). {len(new_pairs)} conversions: each held-out sentence of a random seen
+voice to each new voice; the shift baseline uses the same seconds for the target statistics.
 Judges: {judge_line}.
 Model: `DisentangledAutoEncoder(method="instance_norm", group_encoder=True,
 n_components={args.n_components}, group_dim={args.group_dim},
