@@ -6,6 +6,8 @@ by a code of its own; :class:`GroupConversionMixin` holds the estimator's
 methods that render content in a group.
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
@@ -56,7 +58,7 @@ def group_ids(classes, y, n):
         raise ValueError(
             f"y contains groups not seen in fit: {np.unique(y[unseen])[:5].tolist()}; "
             f"known groups are {classes.tolist()[:10]}. For a new group use "
-            "embed_group and group_code=."
+            "embed_group and group_code=, or convert(..., target_examples=)."
         )
     return ids.astype(np.int64)
 
@@ -104,15 +106,22 @@ def _feature_frames(X):
     return np.asarray(X).reshape(-1, np.shape(X)[-1])
 
 
+#: Bounds of the per-feature scale of ``convert(..., target_examples=)``: a
+#: feature the model renders (nearly) flat is not blown up.
+_CALIBRATION_SCALE = (0.1, 10.0)
+
+
 def _calibration(rendered, real):
     """Per-feature ``shift, scale`` taking ``rendered``'s mean and std to ``real``'s.
 
-    A feature that the model renders as a constant is only shifted.
+    The scale is clipped to ``_CALIBRATION_SCALE``; a feature rendered as a
+    constant keeps scale 1 and is only shifted.
     """
     mean_r, std_r = rendered.mean(0), rendered.std(0)
     mean_t, std_t = real.mean(0), real.std(0)
-    flat = std_r <= 1e-6 * np.maximum(1.0, np.abs(mean_r))
+    flat = std_r <= 1e-12
     scale = np.where(flat, 1.0, std_t / np.where(flat, 1.0, std_r))
+    scale = np.clip(scale, *_CALIBRATION_SCALE)
     return (mean_t - scale * mean_r).astype(np.float32), scale.astype(np.float32)
 
 
@@ -161,7 +170,8 @@ class GroupConversionMixin:
             encoder's code instead of returning it. The code then fits the
             examples more closely, at the cost of ``n_steps`` passes over
             them (a lower learning rate, e.g. 0.01, suits a start that is
-            already near).
+            already near). Without a group encoder the code is always
+            fitted and ``refine`` changes nothing.
 
         Returns
         -------
@@ -170,6 +180,10 @@ class GroupConversionMixin:
         """
         check_is_fitted(self)
         check_flag(refine, "refine")
+        if not isinstance(n_steps, Integral) or n_steps < 1:
+            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
+        if not isinstance(lr, Real) or not lr > 0:
+            raise ValueError(f"lr must be a positive number, got {lr!r}.")
         X = self._check_input(X_examples)
         if self._sequence_input:
             X, _ = cut_windows(X, self.segment_length)
@@ -234,12 +248,13 @@ class GroupConversionMixin:
         X : array-like of shape (n_samples, n_features), or sequences
             Rows (or sequences) to convert.
         y_target : label or array-like of shape (n_samples,), default=None
-            Target group, one label or one per row (sequence). Required
-            unless ``group_code`` or ``target_examples`` is given.
+            Target group, one label or one per row (sequence); one label
+            with ``target_examples``. Required unless ``group_code`` or
+            ``target_examples`` is given.
         group_code : array-like of shape (group_dim,) or (n_samples, group_dim), \
                 default=None
             Target group code, e.g. from :meth:`embed_group` for a group not
-            seen in training.
+            seen in training; one code with ``target_examples``.
         target_examples : array-like of shape (n_examples, n_features), or \
                 sequences, default=None
             A few rows (sequences) of the one target group. Without
@@ -248,8 +263,9 @@ class GroupConversionMixin:
             to them: each feature is shifted and scaled by the map that takes
             the model's own rendering of the examples (their content codes
             decoded in the target group) to the examples' mean and standard
-            deviation, so what the decoder misses of a group it never saw is
-            corrected from the examples themselves.
+            deviation (the scale kept within [0.1, 10]), so what the decoder
+            misses of a group it never saw is corrected from the examples
+            themselves.
 
         Returns
         -------
@@ -259,15 +275,20 @@ class GroupConversionMixin:
         if target_examples is None:
             return self.inverse_transform(self.transform(X), y_target, group_code=group_code)
         check_is_fitted(self)
-        examples = self._check_input(target_examples)
-        if np.ndim(y_target) > 0 or np.ndim(group_code) > 1:
+        if np.size(y_target) > 1 or (group_code is not None and np.ndim(group_code) > 1
+                                     and len(group_code) > 1):
             raise ValueError(
                 "target_examples are of one group: give one target label or one "
                 "group_code of shape (group_dim,), not one per row."
             )
-        if y_target is None and group_code is None:
-            group_code = self.embed_group(examples)
-        rendered = self.convert(examples, y_target, group_code=group_code)
+        if y_target is not None:
+            y_target = np.ravel(y_target)[0]
+        elif group_code is None:
+            group_code = self.embed_group(target_examples)
+        else:
+            group_code = np.ravel(group_code)
+        examples = self._check_input(target_examples)
+        rendered = self.inverse_transform(self._encode(examples), y_target, group_code=group_code)
         shift, scale = _calibration(_feature_frames(rendered), _feature_frames(examples))
         converted = self.convert(X, y_target, group_code=group_code)
         if isinstance(converted, list):

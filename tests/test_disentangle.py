@@ -319,18 +319,38 @@ def test_convert_calibrates_to_the_target_examples():
     plain = relative_error(model.convert(X_source, group_code=model.embed_group(examples)), X_true)
     calibrated = relative_error(model.convert(X_source, target_examples=examples), X_true)
     assert calibrated < 0.1 * plain, (calibrated, plain)
+    # It is embed_group's code, then the affine map of the rendered examples'
+    # per-feature statistics to theirs.
+    code = model.embed_group(examples)
+    n_features = X.shape[-1]
+    rendered = model.convert(examples, group_code=code).reshape(-1, n_features)
+    frames = examples.reshape(-1, n_features)
+    scale = frames.std(0) / rendered.std(0)
+    assert 1.2 < np.median(scale) < 10  # the louder group needs a real scale here
+    expected = (model.convert(X_source, group_code=code) - rendered.mean(0)) * scale + frames.mean(0)
+    out = model.convert(X_source, target_examples=examples)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        model.convert(X_source, group_code=code[None], target_examples=examples), out, atol=1e-5
+    )
     # The examples converted to themselves take on their statistics exactly.
-    out = model.convert(examples, target_examples=examples).reshape(-1, X.shape[-1])
-    frames = examples.reshape(-1, X.shape[-1])
-    np.testing.assert_allclose(out.mean(0), frames.mean(0), atol=1e-4)
-    np.testing.assert_allclose(out.std(0), frames.std(0), rtol=1e-4, atol=1e-4)
+    own_stats = model.convert(examples, target_examples=examples).reshape(-1, n_features)
+    np.testing.assert_allclose(own_stats.mean(0), frames.mean(0), atol=1e-4)
+    np.testing.assert_allclose(own_stats.std(0), frames.std(0), rtol=1e-4, atol=1e-4)
     # A trained group by label, calibrated on its own rows; lists stay lists.
     own = model.convert(list(X[:3]), 0, target_examples=X[y == 0])
     assert isinstance(own, list) and own[0].shape == X[0].shape
+    np.testing.assert_allclose(
+        np.stack(own), model.convert(X[:3], [0], target_examples=X[y == 0]), atol=1e-5
+    )
     with pytest.raises(ValueError, match="one target label or one group_code"):
         model.convert(X_source, np.zeros(20, dtype=int), target_examples=examples)
+    # A feature rendered (nearly) flat is not blown up: the scale stays within bounds.
+    from skae._groups import _calibration
+
+    shift, scale = _calibration(np.array([[1.0], [1.0 + 1e-5]]), np.array([[0.0], [1.0]]))
+    assert scale[0] == 10.0 and np.isfinite(shift).all()
     # Refining the encoder's code lowers the loss it minimises on the examples.
-    code = model.embed_group(examples)
     refined = model.embed_group(examples, refine=True, n_steps=50, lr=0.01)
     assert not np.array_equal(code, refined)
 
@@ -340,6 +360,8 @@ def test_convert_calibrates_to_the_target_examples():
     assert loss(refined) < loss(code)
     with pytest.raises(TypeError, match="refine must be True or False"):
         model.embed_group(examples, refine="yes")
+    with pytest.raises(ValueError, match="n_steps must be a positive integer"):
+        model.embed_group(examples, refine=True, n_steps=0)
 
 
 def test_vq_bottleneck_gives_discrete_content_units(sequences, tmp_path):
