@@ -237,17 +237,18 @@ def main(argv=None):
     test_sentences = range(N_TRAIN_SENTENCES, N_SENTENCES)
     # Unseen voices: a few seconds each, one forward pass of the group encoder.
     codes, refined, examples, stats, n_frames = {}, {}, {}, {}, []
-    refine_start = time.time()
+    refine_s = 0.0
     for voice in split.new_voices:
         sentences, n = few_seconds(split, voice, args.seconds)
         n_frames.append(n)
         examples[voice] = [norm(split.mel(voice, k)) for k in sentences]
         codes[voice] = model.embed_group(examples[voice])
+        start = time.time()
         refined[voice] = model.embed_group(
             examples[voice], refine=True, n_steps=args.refine_steps, lr=0.01
         )
+        refine_s += (time.time() - start) / len(split.new_voices)
         stats[voice] = split.stats(voice, sentences)
-    refine_s = (time.time() - refine_start) / len(split.new_voices)
     new_pairs = [
         (split.seen_voices[rng.randint(N_SEEN)], t, k)
         for t in split.new_voices for k in test_sentences
@@ -256,6 +257,7 @@ def main(argv=None):
         CALIBRATED: (codes, examples),
         "group encoder's code alone": (codes, None),
         f"code refined ({args.refine_steps} steps) + calibration": (refined, examples),
+        f"code refined ({args.refine_steps} steps) alone": (refined, None),
     }
     new_rows, new_systems = evaluate(model, new_systems, split, norm, judges, new_pairs, stats)
     write_examples(new_systems, new_pairs, split, Path(args.examples))
