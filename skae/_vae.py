@@ -283,7 +283,8 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         -------
         log_likelihood : ndarray of shape (n_samples,)
             One estimate per row; a lower bound of ``log p(x)`` in
-            expectation.
+            expectation. ``-inf`` for a row whose values overflow float32
+            arithmetic inside the network.
         """
         check_is_fitted(self)
         X = self._validate_rows(X)
@@ -295,7 +296,8 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
             generator = torch.Generator(x.device).manual_seed(0)
             return module.log_likelihood(x, k, generator)
 
-        return self._infer(log_likelihood, X).astype(np.float64)
+        # A row that overflows the network has likelihood 0: -inf, not an error.
+        return self._infer(log_likelihood, X, check_finite=False).astype(np.float64)
 
     def score(self, X, y=None):
         """Mean estimated log-likelihood of the rows of ``X`` (higher is better).

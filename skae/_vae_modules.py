@@ -125,9 +125,14 @@ class GaussianVAE(EncoderDecoder):
             dtype=mean.dtype,
         )
         z = mean + std * eps  # (n_samples, batch, n_components)
-        log_q = Normal(mean, std).log_prob(z).sum(dim=-1)
-        log_prior = Normal(0.0, 1.0).log_prob(z).sum(dim=-1)
+        # No argument checks: a row that overflows the network gives NaN
+        # parameters, and its likelihood is then -inf, not an exception.
+        log_q = Normal(mean, std, validate_args=False).log_prob(z).sum(dim=-1)
+        log_prior = Normal(0.0, 1.0, validate_args=False).log_prob(z).sum(dim=-1)
         flat = z.reshape(-1, z.shape[-1])
-        log_px = self.likelihood(flat).log_prob(x.repeat(n_samples, 1)).sum(dim=-1)
+        scale = self.log_scale.exp().clamp_min(MIN_SCALE)
+        p_x = Normal(self.decode(flat), scale, validate_args=False)
+        log_px = p_x.log_prob(x.repeat(n_samples, 1)).sum(dim=-1)
         log_w = log_px.reshape(n_samples, -1) + log_prior - log_q
-        return torch.logsumexp(log_w, dim=0) - math.log(n_samples)
+        log_p = torch.logsumexp(log_w, dim=0) - math.log(n_samples)
+        return torch.where(torch.isnan(log_p), -math.inf, log_p)

@@ -70,6 +70,13 @@ def test_scores_are_deterministic_per_row_and_rank_outliers_low(vae, X):
     assert vae.score(X) == pytest.approx(scores.mean())
 
 
+def test_a_row_that_overflows_the_network_is_impossible_not_an_error(vae, X):
+    X_bad = np.vstack([np.full((1, X.shape[1]), 3e38), X[:2]]).astype(np.float32)
+    scores = vae.score_samples(X_bad)
+    assert scores[0] == -np.inf and np.isfinite(scores[1:]).all()
+    np.testing.assert_allclose(scores[1:], vae.score_samples(X[:2]), rtol=1e-5)
+
+
 def test_more_importance_samples_tighten_the_bound(vae, X):
     elbo = vae.set_params(n_importance_samples=1).score(X)
     iwae = vae.set_params(n_importance_samples=64).score(X)
