@@ -144,16 +144,19 @@ class _SkaeAround(_Sklearn):
     The default is built for the data's width at fit, as the detector does.
     """
 
-    def __init__(self, seed, make):
+    def __init__(self, seed, make, **params):
         self.seed = seed
         self.make = make
+        self.params = params
 
     def fit(self, X):
         from skae import AEOutlierDetector
-        from skae._outlier import _default_estimator
+        from skae._outlier_models import default_estimator as _default_estimator
 
         estimator = self.make(_default_estimator(X.shape[1]))
-        self.estimator = AEOutlierDetector(estimator, random_state=self.seed).fit(X)
+        self.estimator = AEOutlierDetector(
+            estimator, random_state=self.seed, **self.params
+        ).fit(X)
         return self
 
 
@@ -228,7 +231,10 @@ METHODS = {
     "skae AEOutlierDetector": _skae,
     "skae, trim_fraction=0": lambda seed: _skae(seed, trim_fraction=0.0),
     "skae, DenoisingAutoEncoder": lambda seed: _SkaeAround(seed, _denoising),
-    "skae, batches of 32 at lr 1e-3 (before)": lambda seed: _SkaeAround(seed, _before),
+    "skae, density_weight=0 (before)": lambda seed: _skae(seed, density_weight=0.0),
+    "skae, batches of 32 at lr 1e-3, density_weight=0": lambda seed: _SkaeAround(
+        seed, _before, density_weight=0.0
+    ),
     "skae, VariationalAutoEncoder in the detector": lambda seed: _SkaeAround(seed, _variational),
     "skae VariationalAutoEncoder, -log-likelihood": _VAELikelihood,
     "PyOD AutoEncoder": _pyod_ae,

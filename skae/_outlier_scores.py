@@ -7,13 +7,28 @@ labels (``labels_``, 1 = outlier) and turn scores into outlier probabilities
 style detector the same surface, so threshold libraries and model-combination
 frameworks written for PyOD take it as it is. It relies on ``score_samples``
 (higher is more normal), ``threshold_`` (on the anomaly-score scale),
-``contamination`` and the fitted ``decision_scores_``.
+``contamination`` and the fitted ``decision_scores_``. The mixin also gives
+scikit-learn's surface from ``score_samples`` and ``offset_``
+(``decision_function``, ``predict``), and :func:`tukey_threshold` is the cut
+of ``contamination="auto"``.
 """
 
 import numpy as np
 from scipy.special import erf
 from scipy.stats import binom
 from sklearn.utils.validation import check_is_fitted
+
+
+#: Tukey's fence of ``contamination="auto"``: a row is an outlier when its
+#: anomaly score is more than this many interquartile ranges above the third
+#: quartile of the training scores.
+AUTO_IQR_FACTOR = 1.5
+
+
+def tukey_threshold(scores):
+    """Third quartile + ``AUTO_IQR_FACTOR`` interquartile ranges of the scores."""
+    q1, q3 = np.percentile(scores, [25, 75])
+    return float(q3 + AUTO_IQR_FACTOR * (q3 - q1))
 
 
 class OutlierScoresMixin:
@@ -109,3 +124,36 @@ class OutlierScoresMixin:
         normal = scores <= self.threshold_
         confidence[normal] = 1 - confidence[normal]
         return confidence
+
+    def decision_function(self, X):
+        """Shifted opposite of the anomaly score: negative for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``score_samples(X) - offset_``; negative values are outliers.
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Predict whether each row is an inlier (+1) or an outlier (-1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        is_inlier : ndarray of shape (n_samples,)
+            +1 for inliers, -1 for outliers.
+        """
+        decision = self.decision_function(X)
+        is_inlier = np.ones(decision.shape[0], dtype=int)
+        is_inlier[decision < 0] = -1
+        return is_inlier
