@@ -229,6 +229,24 @@ def test_sequence_methods_fit_variable_length_lists(sequences, method):
 
 
 # -- group encoder (one-shot) -------------------------------------------------
+def sequence_drawer(truth, rng):
+    """``draw(n, groups)``: smooth content sequences of 48 frames and their renderings."""
+    from scipy.ndimage import gaussian_filter1d
+
+    def draw(n, groups):
+        c = gaussian_filter1d(truth.content((n, 48), rng), 1, axis=1)
+        return c, truth.render(c, groups)
+
+    return draw
+
+
+def group_encoder_model(max_epochs):
+    return DisentangledAutoEncoder(
+        n_components=2, group_dim=4, method="instance_norm", group_encoder=True,
+        segment_length=32, max_epochs=max_epochs, **{**FAST, "batch_size": 32, "lr": 3e-3},
+    )
+
+
 def test_same_group_partners_pair_within_groups():
     import torch
 
@@ -245,23 +263,17 @@ def test_same_group_partners_pair_within_groups():
 
 def test_group_encoder_converts_to_groups_never_seen(tmp_path):
     import torch
-    from scipy.ndimage import gaussian_filter1d
 
     import skae
 
     truth = GroupRenderer(n_groups=10)
     rng = np.random.RandomState(1)
 
-    def draw(n, groups):
-        c = gaussian_filter1d(truth.content((n, 48), rng), 1, axis=1)
-        return c, truth.render(c, groups)
+    draw = sequence_drawer(truth, rng)
 
     y = rng.randint(8, size=160)  # groups 8 and 9 are never seen in training
     _, X = draw(160, y)
-    model = DisentangledAutoEncoder(
-        n_components=2, group_dim=4, method="instance_norm", group_encoder=True,
-        segment_length=32, max_epochs=30, **{**FAST, "batch_size": 32, "lr": 3e-3},
-    ).fit(X, y)
+    model = group_encoder_model(max_epochs=30).fit(X, y)
     c, X_source = draw(20, rng.randint(8, size=20))
     for new in (8, 9):
         _, examples = draw(4, np.full(4, new))
@@ -296,21 +308,14 @@ def test_group_encoder_converts_to_groups_never_seen(tmp_path):
 
 
 def test_convert_calibrates_to_the_target_examples():
-    from scipy.ndimage import gaussian_filter1d
-
     truth = GroupRenderer(n_groups=9)
     rng = np.random.RandomState(2)
 
-    def draw(n, groups):
-        c = gaussian_filter1d(truth.content((n, 48), rng), 1, axis=1)
-        return c, truth.render(c, groups)
+    draw = sequence_drawer(truth, rng)
 
     y = rng.randint(8, size=120)
     _, X = draw(120, y)
-    model = DisentangledAutoEncoder(
-        n_components=2, group_dim=4, method="instance_norm", group_encoder=True,
-        segment_length=32, max_epochs=15, **{**FAST, "batch_size": 32, "lr": 3e-3},
-    ).fit(X, y)
+    model = group_encoder_model(max_epochs=15).fit(X, y)
     # A new group louder and offset beyond every training group: its code
     # alone cannot reach it, the examples' statistics can.
     c, X_source = draw(20, rng.randint(8, size=20))
