@@ -110,8 +110,10 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         mean ROC-AUC with clean and with contaminated training rows alike
         (``benchmarks/results/detect_choices.md``).
     random_state : int, RandomState instance or None, default=None
-        Seeds the autoencoder: its ``random_state`` is set to an integer drawn
-        from this one. None keeps the ``random_state`` of ``estimator``.
+        Seeds the autoencoder and the density model: their ``random_state``
+        is set to integers drawn from this one. None keeps the
+        ``random_state`` of ``estimator`` and seeds the density model with
+        it when it is an integer.
     verbose : int, default=0
         1 prints one line per autoencoder fit (rows used, seconds); 2 also
         prints the default autoencoder's per-epoch table. A given
@@ -260,7 +262,11 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             template.set_params(verbose=max(0, self.verbose - 1))
         else:
             template = clone(self.estimator)
-        density_seed = None
+        # The density model is seeded from random_state, or else from the
+        # autoencoder's own integer seed, so a seeded autoencoder stays repeatable.
+        density_seed = template.get_params().get("random_state")
+        if not isinstance(density_seed, Integral):
+            density_seed = None
         if self.random_state is not None:
             rng = check_random_state(self.random_state)
             seed = rng.randint(np.iinfo(np.int32).max)

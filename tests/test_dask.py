@@ -44,7 +44,11 @@ def test_a_dask_array_is_scored_block_by_block():
     detector = AEOutlierDetector(AutoEncoderTransformer(n_components=2, **SMALL)).fit(X)
     X_new = da.from_array(rng.normal(size=(5000, 6)).astype(np.float32), chunks=1000)
     scores = X_new.map_blocks(detector.score_samples, drop_axis=1, dtype=np.float64).compute()
-    np.testing.assert_allclose(scores, detector.score_samples(np.asarray(X_new)), rtol=1e-6)
+    # float32 networks: chunks round alike within ~1e-6 of the score's scale
+    # (interquartile ranges of the training scores, so near 0 as often as not).
+    np.testing.assert_allclose(
+        scores, detector.score_samples(np.asarray(X_new)), rtol=1e-6, atol=1e-5
+    )
 
 
 def test_pickles_stay_lean_whatever_the_training_size():

@@ -147,7 +147,9 @@ def test_scores_do_not_depend_on_the_batch(fitted, data):
     for method in ("score_samples", "decision_function", "reconstruction_error"):
         batched = getattr(fitted, method)(X)
         one_by_one = np.concatenate([getattr(fitted, method)(X[i : i + 1]) for i in range(30)])
-        np.testing.assert_allclose(batched, one_by_one, rtol=1e-5, atol=1e-7, err_msg=method)
+        # The scores are in interquartile ranges of the training scores, near 0
+        # as often as not: an absolute tolerance at float32's precision too.
+        np.testing.assert_allclose(batched, one_by_one, rtol=1e-5, atol=1e-6, err_msg=method)
     decision = fitted.decision_function(X)
     clear = np.abs(decision) > 1e-4
     one_by_one = np.concatenate([fitted.predict(X[i : i + 1]) for i in range(30)])
@@ -232,9 +234,12 @@ def test_estimator_is_cloned_and_seeded(data):
     assert first.estimator_.random_state is not None
     second = AEOutlierDetector(ae, random_state=7).fit(X_train)
     np.testing.assert_array_equal(first.score_samples(X_test), second.score_samples(X_test))
-    # random_state=None keeps the estimator's own seed.
+    # random_state=None keeps the estimator's own seed, and seeds the density with it.
     kept = AEOutlierDetector(clone(ae).set_params(random_state=3)).fit(X_train)
     assert kept.estimator_.random_state == 3
+    assert kept.density_estimator_.random_state == 3
+    again = AEOutlierDetector(clone(ae).set_params(random_state=3)).fit(X_train)
+    np.testing.assert_array_equal(kept.score_samples(X_test), again.score_samples(X_test))
 
 
 def test_default_estimator_is_sized_to_the_data(data):
