@@ -32,8 +32,8 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     """Unsupervised outlier detection with the reconstruction error of an autoencoder.
 
     An autoencoder is trained to reconstruct the (mostly normal) training rows;
-    a row it rebuilds badly is anomalous. The anomaly score of a row is its
-    reconstruction error, either the mean of the per-feature errors
+    a row it rebuilds badly is anomalous. The reconstruction score of a row is
+    its reconstruction error, either the mean of the per-feature errors
     (``error="raw"``) or the mean of the per-feature errors each divided by the
     typical training error of that feature (``error="standardized"``), so that
     a feature the autoencoder always rebuilds well counts when it is rebuilt
@@ -80,8 +80,8 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         to the spread of the errors and that the outliers themselves barely
         move.
     error : {"standardized", "raw"}, default="standardized"
-        How the per-feature reconstruction errors of a row become its anomaly
-        score. ``"raw"``: their mean (the mean squared error for the default
+        How the per-feature reconstruction errors of a row become its
+        reconstruction score. ``"raw"``: their mean (the mean squared error for the default
         ``loss="mse"``; the autoencoder's own ``loss`` in general).
         ``"standardized"``: the mean of each feature's error divided by the
         mean training error of that feature.
