@@ -164,6 +164,31 @@ class _Fits:
     def trim(train, fraction=0.3):
         return train <= np.quantile(train, 1 - fraction)
 
+    def default(self):
+        """The default's three fits: (scores of the second, the third's base, seconds)."""
+        _, tr0, _, s0 = self.fit()
+        _, tr1, _, s1 = self.fit(self.trim(tr0))
+        _, tr2, te2, s2 = self.fit(self.trim(tr1))
+        secs = s0 + s1 + s2
+        return tr1, {"train": tr2, "test": te2, "seconds": secs}
+
+    def short_vae(self, keep=None, epochs=60):
+        """A VAE on ``X_train[keep]`` at the detector's budget: (vae, fit seconds)."""
+        from skae import VariationalAutoEncoder
+
+        start = time.perf_counter()
+        vae = VariationalAutoEncoder(
+            device="cpu", max_epochs=epochs, batch_size=128, lr=3e-3, random_state=self.seed
+        ).fit(self.X_train if keep is None else self.X_train[keep])
+        return vae, time.perf_counter() - start
+
+    def vae_base(self, vae, seconds):
+        """Minus the VAE's log-likelihood as a base; scoring the test rows is timed."""
+        start = time.perf_counter()
+        test = -vae.score_samples(self.X_test)
+        seconds += time.perf_counter() - start
+        return {"train": -vae.score_samples(self.X_train), "test": test, "seconds": seconds}
+
 
 def _latent(det, X_train, X_test):
     """Ledoit-Wolf Mahalanobis distance of the codes: (train, test, seconds)."""
@@ -272,73 +297,33 @@ def run_job(job):
         elif kind == "core+short vae":
             # The default's fits, then short VAEs (the detector's budget, not
             # 300 epochs) on all rows and on the rows the default kept.
-            from skae import VariationalAutoEncoder
-
-            _, tr0, _, s0 = fits.fit()
-            _, tr1, _, s1 = fits.fit(fits.trim(tr0))
-            _, tr2, te2, s2 = fits.fit(fits.trim(tr1))
-            secs = s0 + s1 + s2
-            out["default"] = {"train": tr2, "test": te2, "seconds": secs}
+            tr1, out["default"] = fits.default()
             for rows, keep in (("all", None), ("kept", fits.trim(tr1))):
+                # On kept rows the VAE needs the default's fits first.
+                before = 0.0 if keep is None else out["default"]["seconds"]
                 for epochs in SHORT_VAE_EPOCHS:
-                    start = time.perf_counter()
-                    vae = VariationalAutoEncoder(
-                        device="cpu",
-                        max_epochs=epochs,
-                        batch_size=128,
-                        lr=3e-3,
-                        random_state=seed,
-                    )
-                    vae.fit(X_train if keep is None else X_train[keep])
-                    te = -vae.score_samples(X_test)
-                    vs = time.perf_counter() - start
-                    out[f"VAE{epochs} {rows} -ll"] = {
-                        "train": -vae.score_samples(X_train),
-                        "test": te,
-                        # on kept rows the VAE needs the default's fits first
-                        "seconds": vs + (secs if keep is not None else 0.0),
-                    }
+                    vae, secs = fits.short_vae(keep, epochs)
+                    out[f"VAE{epochs} {rows} -ll"] = fits.vae_base(vae, before + secs)
         elif kind == "core+vae trims":
             # The default's fits, then 60-epoch VAEs on the rows below the
             # 90th / 80th percentile of the default's (last) scores.
-            from skae import VariationalAutoEncoder
-
-            _, tr0, _, s0 = fits.fit()
-            _, tr1, _, s1 = fits.fit(fits.trim(tr0))
-            _, tr2, te2, s2 = fits.fit(fits.trim(tr1))
-            secs = s0 + s1 + s2
-            out["default"] = {"train": tr2, "test": te2, "seconds": secs}
+            _, out["default"] = fits.default()
+            last, before = out["default"]["train"], out["default"]["seconds"]
             for keep_share in (0.9, 0.8):
-                start = time.perf_counter()
-                vae = VariationalAutoEncoder(
-                    device="cpu", max_epochs=60, batch_size=128, lr=3e-3, random_state=seed
-                ).fit(X_train[fits.trim(tr2, 1 - keep_share)])
-                te = -vae.score_samples(X_test)
-                out[f"VAE60 kept {keep_share:.0%} of last -ll"] = {
-                    "train": -vae.score_samples(X_train),
-                    "test": te,
-                    "seconds": secs + time.perf_counter() - start,
-                }
+                vae, secs = fits.short_vae(fits.trim(last, 1 - keep_share))
+                out[f"VAE60 kept {keep_share:.0%} of last -ll"] = fits.vae_base(
+                    vae, before + secs
+                )
         elif kind == "ae once+vae":
             # Cheaper: one autoencoder fit, its 30% trim, a 60-epoch VAE on the
             # kept rows, scored with 16 (the VAE's default) or 4 importance samples.
-            from skae import VariationalAutoEncoder
-
             _, tr0, _, s0 = fits.fit()
-            start = time.perf_counter()
-            vae = VariationalAutoEncoder(
-                device="cpu", max_epochs=60, batch_size=128, lr=3e-3, random_state=seed
-            ).fit(X_train[fits.trim(tr0)])
-            fit_s = time.perf_counter() - start
+            vae, secs = fits.short_vae(fits.trim(tr0))
             for samples in (16, 4):
                 vae.set_params(n_importance_samples=samples)
-                start = time.perf_counter()
-                te = -vae.score_samples(X_test)
-                out[f"AE once, VAE60 kept, {samples} samples -ll"] = {
-                    "train": -vae.score_samples(X_train),
-                    "test": te,
-                    "seconds": s0 + fit_s + time.perf_counter() - start,
-                }
+                out[f"AE once, VAE60 kept, {samples} samples -ll"] = fits.vae_base(
+                    vae, s0 + secs
+                )
         elif kind == "peers":
             for peer in PEERS:
                 start = time.perf_counter()
