@@ -96,9 +96,10 @@ class GaussianVAE(EncoderDecoder):
     def encode(self, x):
         return self.posterior(x)[0]
 
-    def likelihood(self, z):
+    def likelihood(self, z, validate_args=None):
         """``p(x | z)``: a Normal over every entry of the rows."""
-        return Normal(self.decode(z), self.log_scale.exp().clamp_min(MIN_SCALE))
+        scale = self.log_scale.exp().clamp_min(MIN_SCALE)
+        return Normal(self.decode(z), scale, validate_args=validate_args)
 
     def forward(self, x):
         mean, log_var = self.posterior(x)
@@ -130,8 +131,7 @@ class GaussianVAE(EncoderDecoder):
         log_q = Normal(mean, std, validate_args=False).log_prob(z).sum(dim=-1)
         log_prior = Normal(0.0, 1.0, validate_args=False).log_prob(z).sum(dim=-1)
         flat = z.reshape(-1, z.shape[-1])
-        scale = self.log_scale.exp().clamp_min(MIN_SCALE)
-        p_x = Normal(self.decode(flat), scale, validate_args=False)
+        p_x = self.likelihood(flat, validate_args=False)
         log_px = p_x.log_prob(x.repeat(n_samples, 1)).sum(dim=-1)
         log_w = log_px.reshape(n_samples, -1) + log_prior - log_q
         log_p = torch.logsumexp(log_w, dim=0) - math.log(n_samples)
