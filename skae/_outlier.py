@@ -262,15 +262,16 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             template.set_params(verbose=max(0, self.verbose - 1))
         else:
             template = clone(self.estimator)
+        params = template.get_params()
         # The density model is seeded from random_state, or else from the
         # autoencoder's own integer seed, so a seeded autoencoder stays repeatable.
-        density_seed = template.get_params().get("random_state")
+        density_seed = params.get("random_state")
         if not isinstance(density_seed, Integral):
             density_seed = None
         if self.random_state is not None:
             rng = check_random_state(self.random_state)
             seed = rng.randint(np.iinfo(np.int32).max)
-            if "random_state" in template.get_params():
+            if "random_state" in params:
                 template.set_params(random_state=seed)
             density_seed = rng.randint(np.iinfo(np.int32).max)
 
@@ -287,7 +288,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         self.density_estimator_ = None
         if self.density_weight > 0:
             # The density of the rows the autoencoder kept, on the same scale.
-            device = template.get_params().get("device", "auto")
+            device = params.get("device", "auto")
             start = time.perf_counter()
             density = fit_density(
                 default_density(density_seed, device),

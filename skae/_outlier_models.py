@@ -1,8 +1,8 @@
 """The models :class:`skae.AEOutlierDetector` fits by default, and its density term.
 
-The default autoencoder is sized to the data width. After the trimmed autoencoder fits, a variational autoencoder is fitted to the
-rows it kept, and its minus log-likelihood is added to the reconstruction
-score. Reconstruction error alone misses anomalies that lie in the span the
+The default autoencoder is sized to the data width. After the trimmed
+autoencoder fits, a variational autoencoder is fitted to the rows it kept, and
+its minus log-likelihood is added to the reconstruction score. Reconstruction error alone misses anomalies that lie in the span the
 autoencoder rebuilds but where the normal rows are sparse; trimming protects the
 density from the outliers in the training rows, as it protects the
 autoencoder. Both terms are put on one scale by the median and interquartile
@@ -60,9 +60,9 @@ def fit_density(density, X, sample_weight=None):
 
 
 def density_score(density, X):
-    """Minus the log-likelihood of each row, as float64; ``inf`` where not finite."""
-    nll = -np.asarray(density.score_samples(X), dtype=np.float64)
-    return np.where(np.isnan(nll), np.inf, nll)
+    """Minus the log-likelihood of each row, as float64 (``inf`` for a row that
+    overflows the network: ``score_samples`` gives it ``-inf``)."""
+    return -np.asarray(density.score_samples(X), dtype=np.float64)
 
 
 def robust_location_scale(scores):
