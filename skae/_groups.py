@@ -6,7 +6,7 @@ by a code of its own; :class:`GroupConversionMixin` holds the estimator's
 methods that render content in a group.
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils import check_array, check_random_state, column_or_1d
@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._choices import LOSSES, entry_losses
 from ._data import as_tensor, subsample
 from ._sequences import cut_windows, is_sequences
-from ._validation import check_flag, check_n_samples
+from ._validation import check_flag, check_n_samples, check_positive_int
 
 #: Training windows (or rows) of a new group that ``embed_group`` fits to.
 _MAX_EMBED_EXAMPLES = 2048
@@ -180,8 +180,7 @@ class GroupConversionMixin:
         """
         check_is_fitted(self)
         check_flag(refine, "refine")
-        if not isinstance(n_steps, Integral) or n_steps < 1:
-            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
+        check_positive_int(n_steps, "n_steps")
         if not isinstance(lr, Real) or not lr > 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}.")
         X = self._check_input(X_examples)

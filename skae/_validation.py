@@ -10,10 +10,15 @@ import numpy as np
 from skorch.callbacks import Callback
 
 
+def check_positive_int(value, name):
+    """Raise a ValueError unless ``value`` is a positive int (not a bool)."""
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
 def check_n_samples(n_samples):
     """Raise a ValueError unless ``n_samples`` (of ``sample``) is a positive int."""
-    if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+    check_positive_int(n_samples, "n_samples")
 
 
 def check_flag(value, name):
