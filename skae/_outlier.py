@@ -368,9 +368,9 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     def _combine(self, reconstruction, nll):
         """The reconstruction score plus ``density_weight`` times the density's,
         each centred on its training median and divided by its training IQR."""
+        # Finite locations and scales: a row's inf term stays inf.
         terms = (np.stack([reconstruction, nll], axis=1) - self.score_location_) / self.score_scale_
-        with np.errstate(invalid="ignore"):  # inf stays inf
-            return terms[:, 0] + self.density_weight * terms[:, 1]
+        return terms[:, 0] + self.density_weight * terms[:, 1]
 
     def _scores(self, X):
         """Anomaly scores of validated rows (higher is more abnormal)."""
