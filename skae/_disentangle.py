@@ -103,6 +103,13 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         with a group-conditioned decoder they need not carry the group. The codebook is initialised by
         k-means on the first batch and follows moving averages of its
         frames; unused codes are re-seeded. None: continuous codes.
+    code_jitter : float in [0, 1], default=0.0
+        Time-jitter regularisation [6]_ (sequences only; ignored for rows):
+        in training, the decoder gets each frame's content code swapped for
+        the code of the frame before or after it with this probability, so
+        the codes cannot carry frame-exact detail and describe the slower
+        content instead. With ``n_codes``, 0.3 to 0.5 makes the codes more
+        phone-like on speech (``benchmarks/results/units.md``).
     mmd_weight : float, default=10.0
         Weight of the group discrepancy term for ``method="mmd"``; ignored by
         the other methods. Larger hides the group better and rebuilds less
@@ -224,6 +231,9 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
        variational fair autoencoder", ICLR 2016, arXiv:1511.00830.
     .. [5] A. van den Oord, O. Vinyals and K. Kavukcuoglu, "Neural discrete
        representation learning", NeurIPS 2017, arXiv:1711.00937.
+    .. [6] J. Chorowski, R. J. Weiss, S. Bengio and A. van den Oord,
+       "Unsupervised speech representation learning using WaveNet
+       autoencoders", IEEE/ACM TASLP 27(12), 2019, arXiv:1901.08810.
 
     Examples
     --------
@@ -251,6 +261,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         "segment_length": [Interval(Integral, 1, None, closed="left")],
         "group_encoder": ["boolean"],
         "n_codes": [Interval(Integral, 2, None, closed="left"), None],
+        "code_jitter": [Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(
@@ -261,6 +272,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         method="mmd",
         group_encoder=False,
         n_codes=None,
+        code_jitter=0.0,
         mmd_weight=10.0,
         adversary_weight=0.3,
         segment_length=64,
@@ -316,6 +328,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         self.method = method
         self.group_encoder = group_encoder
         self.n_codes = n_codes
+        self.code_jitter = code_jitter
         self.mmd_weight = mmd_weight
         self.adversary_weight = adversary_weight
         self.segment_length = segment_length
@@ -396,7 +409,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
             instance_norm = self.method in ("instance_norm", "mmd")
             return DisentangledConv(
                 n_features, *shape, instance_norm=instance_norm,
-                group_encoder=self.group_encoder, **common,
+                group_encoder=self.group_encoder, code_jitter=self.code_jitter, **common,
             )
         output_activation = "sigmoid" if self.loss == "bce" else None
         return DisentangledMLP(

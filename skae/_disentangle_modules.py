@@ -30,8 +30,34 @@ from ._quantizer import VectorQuantizer
 KERNEL_SIZE = 5
 
 
+def time_jitter(z, probability):
+    """Replace each frame's code by a neighbour's with ``probability``.
+
+    Time-jitter regularisation [1]_: in training, each code of
+    ``z`` ``(batch, frames, n_components)`` is swapped for the code of the
+    frame before or after it (each with ``probability / 2``; the first and
+    last frames keep theirs on the side that has none). The decoder cannot
+    rely on a code's exact frame, so the codes learn to describe slower,
+    phone-like content rather than frame-exact detail.
+
+    References
+    ----------
+    .. [1] J. Chorowski, R. J. Weiss, S. Bengio and A. van den Oord,
+       "Unsupervised speech representation learning using WaveNet
+       autoencoders", IEEE/ACM TASLP 27(12), 2019, arXiv:1901.08810.
+    """
+    draw = torch.rand(z.shape[:2], device=z.device)
+    shift = (draw < probability / 2).long() * -1 + ((draw >= probability / 2) & (draw < probability)).long()
+    frames = (torch.arange(z.shape[1], device=z.device) + shift).clamp(0, z.shape[1] - 1)
+    return z.gather(1, frames.unsqueeze(-1).expand_as(z))
+
+
 class _Disentangler(nn.Module):
     """Group codes (a table, or a group encoder) and the optional adversary."""
+
+    #: Probability of :func:`time_jitter` on the decoded codes in training
+    #: (sequence networks only).
+    code_jitter = 0.0
 
     def _init_groups(
         self, n_components, n_groups, group_dim, adversary_sizes, adversary_weight, mmd_weight,
@@ -88,6 +114,8 @@ class _Disentangler(nn.Module):
             z_q, _, losses = self._snap(z)
             z_decoded = z + (z_q - z).detach()  # straight-through gradient to the encoder
             terms.update({name: loss - loss.detach() for name, loss in losses.items()})
+        if self.training and self.code_jitter > 0:
+            z_decoded = time_jitter(z_decoded, self.code_jitter)
         x_hat = self.decode(z_decoded, self.group_codes(x, cond))
         # Only the gradients of these terms count: their values are kept out
         # of the monitored training loss, which stays the reconstruction
@@ -275,6 +303,9 @@ class DisentangledConv(_Disentangler):
     n_codes : int or None, default=None
         Snap each frame's content code to the nearest of ``n_codes`` learned
         vectors (a :class:`~skae._quantizer.VectorQuantizer`); None: continuous.
+    code_jitter : float, default=0.0
+        In training, the decoder gets each frame's content code replaced by
+        a neighbour's with this probability (:func:`time_jitter`).
 
     Shape
     -----
@@ -298,9 +329,11 @@ class DisentangledConv(_Disentangler):
         adversary_weight=0.0,
         mmd_weight=0.0,
         n_codes=None,
+        code_jitter=0.0,
     ):
         super().__init__()
         self.instance_norm = instance_norm
+        self.code_jitter = float(code_jitter)
         self.activation = ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         pad = KERNEL_SIZE // 2
@@ -353,4 +386,7 @@ class DisentangledConv(_Disentangler):
         return z.reshape(-1, z.shape[-1]), cond.repeat_interleave(n_frames)
 
     def extra_repr(self):
-        return f"instance_norm={self.instance_norm}, {super().extra_repr()}"
+        return (
+            f"instance_norm={self.instance_norm}, code_jitter={self.code_jitter}, "
+            f"{super().extra_repr()}"
+        )

@@ -395,3 +395,39 @@ def test_vq_bottleneck_gives_discrete_content_units(sequences, tmp_path):
     assert plain.content_codebook_ is None
     with pytest.raises(ValueError, match="n_codes"):
         plain.content_codes(X)
+
+
+def test_time_jitter_swaps_codes_with_neighbours_only():
+    import torch
+
+    from skae._disentangle_modules import time_jitter
+
+    torch.manual_seed(0)
+    frames = torch.arange(400.0).reshape(1, 400, 1).repeat(2, 1, 3).requires_grad_()
+    assert torch.equal(time_jitter(frames, 0.0), frames)
+    jittered = time_jitter(frames, 0.5)
+    shift = (jittered - frames)[..., 0].detach()
+    assert set(shift.unique().tolist()) <= {-1.0, 0.0, 1.0}
+    assert torch.equal(jittered[..., 0], jittered[..., 2])  # a frame's whole code moves
+    assert 0.4 < (shift != 0).float().mean() < 0.6
+    everywhere = (time_jitter(frames, 1.0) - frames)[:, 1:-1, 0]
+    assert (everywhere != 0).all()  # inner frames all take a neighbour's code
+    time_jitter(frames, 0.5).sum().backward()  # the encoder still gets a gradient
+    assert frames.grad.sum() == frames.numel()
+
+
+def test_code_jitter_regularises_training_only(sequences):
+    _, _, y, X, _ = sequences
+    params = dict(
+        n_components=2, group_dim=4, method="instance_norm", n_codes=8, segment_length=32,
+        max_epochs=3, **{**FAST, "batch_size": 32},
+    )
+    plain = DisentangledAutoEncoder(**params).fit(X, y)
+    jittered = DisentangledAutoEncoder(code_jitter=0.5, **params).fit(X, y)
+    assert jittered.module_.code_jitter == 0.5 and plain.module_.code_jitter == 0.0
+    # Training differs, inference does not jitter: codes repeat exactly.
+    assert not np.array_equal(plain.transform(X), jittered.transform(X))
+    np.testing.assert_array_equal(jittered.content_codes(X), jittered.content_codes(X))
+    np.testing.assert_array_equal(jittered.transform(X), jittered.transform(X))
+    with pytest.raises(ValueError, match="code_jitter"):
+        DisentangledAutoEncoder(code_jitter=1.5).fit(X, y)
