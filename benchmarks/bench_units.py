@@ -26,9 +26,14 @@ Systems, at K = 32, 64 and 128:
 - ``DisentangledAutoEncoder(method="instance_norm", n_codes=K)`` on the
   utterances: a VQ bottleneck on the per-frame content code of a
   convolutional autoencoder whose decoder is told the voice, so the units
-  need not carry it (the VQ-VAE paper's speech setting).
+  need not carry it (the VQ-VAE paper's speech setting); one row per
+  ``code_jitter`` (``--jitters``, default 0 and 0.5): in training each
+  frame's code is swapped for a neighbour's with that probability
+  (time-jitter, Chorowski et al. 2019), so the codes describe the slower,
+  phone-level content.
 
-Run: ``python benchmarks/bench_units.py`` (needs espeak-ng and librosa; the
+Run: ``python benchmarks/bench_units.py`` (``--workers 2 --threads 1`` fits two
+systems at a time; needs espeak-ng and librosa; the
 corpus is cached with ``make_speech_corpus(cache_dir=True)``); writes
 ``benchmarks/results/units.md`` and ``units.png``.
 """
@@ -37,6 +42,8 @@ import argparse
 import os
 import time
 import warnings
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +115,8 @@ class Frames:
         mu, sd = raw_train.mean(0), raw_train.std(0)
         self.phones_train = np.concatenate([corpus.phones[i] for i in self.train])
         self.phones_test = np.concatenate([corpus.phones[i] for i in self.test])
-        self.rows = np.random.RandomState(0).choice(len(self.phones_train), KMEANS_ROWS, False)
+        n_rows = min(KMEANS_ROWS, len(self.phones_train))
+        self.rows = np.random.RandomState(0).choice(len(self.phones_train), n_rows, False)
         # What every codebook size uses, made once: standardized utterances
         # (the autoencoder's input), their frames, and the stacked frames.
         self.mels_train = [((corpus.mels[i] - mu) / sd).astype(np.float32) for i in self.train]
@@ -127,38 +135,58 @@ def kmeans_units(K, X_train, X_test, rows):
     return model.predict(X_train), model.predict(X_test)
 
 
-def run_systems(frames, K, epochs):
-    """``{system: (units_train, units_test, fit seconds)}`` at codebook size ``K``."""
-    out = {}
+DAE_NAME = "DisentangledAutoEncoder, VQ content code"
+_FRAMES = None  # each process's Frames, made once by _init_worker
+
+
+def _setup(n_voices, threads):
+    """This process's threads, warnings and frames (made once per process)."""
+    global _FRAMES
+    torch.set_num_threads(threads)
+    # The VQ models stop at their epoch budget by design; the report says it once.
+    warnings.filterwarnings("ignore", message=".*reached max_epochs.*")
+    if _FRAMES is None:
+        _FRAMES = Frames(n_voices)
+    return _FRAMES
+
+
+def system_names(jitters):
+    """The systems of one codebook size: k-means twice, VQTransformer, the VQ
+    content code of the disentangled model at each ``code_jitter``."""
+    return ["k-means, log-mel frame", "k-means, stacked frames", "VQTransformer, stacked frames",
+            *(f"{DAE_NAME}, code_jitter={j:g}" for j in jitters)]
+
+
+def fit_units(K, system, epochs):
+    """``(units_train, units_test, fit seconds)`` of one system at codebook size ``K``
+    (``epochs``: the VQTransformer's and the disentangled model's budgets)."""
+    frames, (vq_epochs, dae_epochs) = _FRAMES, epochs
     ctx_train, ctx_test = frames.ctx_train, frames.ctx_test
+    start = time.time()
+    if system == "k-means, log-mel frame":
+        units = kmeans_units(K, frames.frames_train, frames.frames_test, frames.rows)
+    elif system == "k-means, stacked frames":
+        units = kmeans_units(K, ctx_train, ctx_test, frames.rows)
+    elif system == "VQTransformer, stacked frames":
+        vq = VQTransformer(K, max_epochs=vq_epochs, device="cpu", random_state=0)
+        vq.fit(ctx_train[frames.rows])
+        units = vq.transform(ctx_train)[:, 0], vq.transform(ctx_test)[:, 0]
+    else:
+        jitter = float(system.rsplit("=", 1)[1])
+        dae = DisentangledAutoEncoder(
+            n_components=32, group_dim=32, method="instance_norm", n_codes=K, code_jitter=jitter,
+            hidden_layer_sizes=(256, 256), segment_length=64, batch_size=64,
+            max_epochs=dae_epochs, device="cpu", random_state=0,
+        )
+        dae.fit(frames.mels_train, frames.speakers_train)
+        units = (np.concatenate(dae.content_codes(frames.mels_train)),
+                 np.concatenate(dae.content_codes(frames.mels_test)))
+    return (*units, time.time() - start)
 
-    start = time.time()
-    out["k-means, log-mel frame"] = (
-        *kmeans_units(K, frames.frames_train, frames.frames_test, frames.rows), time.time() - start
-    )
-    start = time.time()
-    out["k-means, stacked frames"] = (*kmeans_units(K, ctx_train, ctx_test, frames.rows), time.time() - start)
 
-    start = time.time()
-    vq = VQTransformer(K, max_epochs=epochs["vq"], device="cpu", random_state=0)
-    vq.fit(ctx_train[frames.rows])
-    out["VQTransformer, stacked frames"] = (
-        vq.transform(ctx_train)[:, 0], vq.transform(ctx_test)[:, 0], time.time() - start
-    )
-
-    start = time.time()
-    dae = DisentangledAutoEncoder(
-        n_components=32, group_dim=32, method="instance_norm", n_codes=K,
-        hidden_layer_sizes=(256, 256), segment_length=64, batch_size=64,
-        max_epochs=epochs["dae"], device="cpu", random_state=0,
-    )
-    dae.fit(frames.mels_train, frames.speakers_train)
-    out["DisentangledAutoEncoder, VQ content code"] = (
-        np.concatenate(dae.content_codes(frames.mels_train)),
-        np.concatenate(dae.content_codes(frames.mels_test)),
-        time.time() - start,
-    )
-    return out
+def _fit_job(job, n_voices, threads):
+    _setup(n_voices, threads)
+    return job, fit_units(*job)
 
 
 def usage_figure(path, units_test, phones_test, K, title):
@@ -192,19 +220,31 @@ def main(argv=None):
     parser.add_argument("--voices", type=int, default=16)
     parser.add_argument("--vq-epochs", type=int, default=30)
     parser.add_argument("--dae-epochs", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--jitters", type=float, nargs="+", default=[0.0, 0.5],
+                        help="code_jitter of the disentangled model: one row per value")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="fit the systems in this many processes (fit times then share the CPU)")
     parser.add_argument("--out", default=str(RESULTS_DIR / "units.md"))
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    # The VQ models stop at their epoch budget by design; say it once in the report.
-    warnings.filterwarnings("ignore", message=".*reached max_epochs.*")
     t0 = time.time()
-    frames = Frames(args.voices)
+    epochs = (args.vq_epochs, args.dae_epochs)
+    names = system_names(args.jitters)
+    # The slow fits first, so that parallel workers finish together.
+    jobs = sorted(((K, name, epochs) for K in args.sizes for name in names),
+                  key=lambda job: (not job[1].startswith(DAE_NAME), -job[0]))
+    frames = _setup(args.voices, args.threads)  # also checks the corpus before the workers start
+    fit = partial(_fit_job, n_voices=args.voices, threads=args.threads)
+    if args.workers > 1:
+        with get_context("spawn").Pool(args.workers) as pool:
+            done = dict(pool.imap_unordered(fit, jobs))
+    else:
+        done = dict(map(fit, jobs))
     n_phones = len(np.unique(frames.phones_train))
     lines = []
     for K in args.sizes:
-        systems = run_systems(frames, K, {"vq": args.vq_epochs, "dae": args.dae_epochs})
-        for name, (units_train, units_test, seconds) in systems.items():
+        for name in names:
+            units_train, units_test, seconds = done[K, name, epochs]
             s = unit_scores(units_train, frames.phones_train, units_test, frames.phones_test)
             lines.append(
                 f"| {K} | {name} | {s['accuracy']:.3f} | {s['nmi']:.3f} | {s['pnmi']:.3f} | {s['phone_purity']:.3f} "
@@ -212,8 +252,8 @@ def main(argv=None):
             )
             print(lines[-1], flush=True)
         if K == args.sizes[len(args.sizes) // 2]:
-            name = "DisentangledAutoEncoder, VQ content code"
-            usage_figure(Path(args.out).with_suffix(".png"), systems[name][1], frames.phones_test, K,
+            name = names[-1]
+            usage_figure(Path(args.out).with_suffix(".png"), done[K, name, epochs][1], frames.phones_test, K,
                          f"{name}, K={K}: P(unit | phone), held-out frames")
     majority = np.unique(frames.phones_test, return_counts=True)[1].max() / len(frames.phones_test)
     text = f"""# Phone-like units: VQ codes against k-means (benchmarks/bench_units.py)
@@ -225,9 +265,11 @@ espeak-ng's phone of each 10 ms frame ({n_phones} phones; always guessing the mo
 accuracy {majority:.3f}). k-means: scikit-learn `KMeans(K, n_init=1)` on {KMEANS_ROWS} training
 frames. VQTransformer: defaults but `max_epochs={args.vq_epochs}`, fitted on the same {KMEANS_ROWS}
 stacked frames. DisentangledAutoEncoder: `method="instance_norm", n_codes=K, n_components=32,
-group_dim=32, hidden_layer_sizes=(256, 256), batch_size=64, max_epochs={args.dae_epochs}`, fitted
+group_dim=32, hidden_layer_sizes=(256, 256), batch_size=64, max_epochs={args.dae_epochs}` and the
+`code_jitter` of its row (time-jitter of the codes in training), fitted
 on all training utterances with their voices (k-means and VQTransformer see {KMEANS_ROWS} of their
-frames). Every model stops at its epoch budget (no early stopping). {args.threads} CPU threads; whole run
+frames). Every model stops at its epoch budget (no early stopping; the reports of it are silenced).
+{args.threads} CPU threads per process, {args.workers} process(es) side by side; whole run
 {(time.time() - t0) / 60:.1f} min. Reproduce: `python benchmarks/bench_units.py`.
 
 | K | units | phone accuracy | NMI | PNMI | phone purity | unit purity | units used | fit s |
