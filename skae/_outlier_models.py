@@ -1,8 +1,9 @@
 """The models :class:`skae.AEOutlierDetector` fits by default, and its density term.
 
 The default autoencoder is sized to the data width. After the trimmed
-autoencoder fits, a variational autoencoder is fitted to the rows it kept, and
-its minus log-likelihood is added to the reconstruction score. Reconstruction error alone misses anomalies that lie in the span the
+autoencoder fits, a variational autoencoder is fitted to the rows it rebuilds
+best (a third of the autoencoder's trim), and its minus log-likelihood is
+added to the reconstruction score. Reconstruction error alone misses anomalies that lie in the span the
 autoencoder rebuilds but where the normal rows are sparse; trimming protects the
 density from the outliers in the training rows, as it protects the
 autoencoder. Both terms are put on one scale by the median and interquartile

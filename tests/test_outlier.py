@@ -321,6 +321,9 @@ def test_verbose_prints_one_line_per_fit(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 4, lines
     assert "on 100 of 100 rows" in lines[0] and "on 70 of 100 rows" in lines[2]
-    assert "VariationalAutoEncoder on 70 of 100 rows" in lines[3]
+    # The density's trim is a third of the autoencoder's: 90% of the rows kept.
+    assert "VariationalAutoEncoder on 90 of 100 rows" in lines[3]
+    AEOutlierDetector(trim_fraction=0, random_state=0, verbose=1).fit(X)
+    assert "VariationalAutoEncoder on 100 of 100 rows" in capsys.readouterr().out
     AEOutlierDetector(random_state=0).fit(X)
     assert capsys.readouterr().out == ""
