@@ -27,7 +27,7 @@ Systems, at K = 32, 64 and 128:
   utterances: a VQ bottleneck on the per-frame content code of a
   convolutional autoencoder whose decoder is told the voice, so the units
   need not carry it (the VQ-VAE paper's speech setting); one row per
-  ``code_jitter`` (``--jitters``, default 0 and 0.5): in training each
+  ``code_jitter`` (``--jitters``, default 0, 0.7 and 1): in training each
   frame's code is swapped for a neighbour's with that probability
   (time-jitter, Chorowski et al. 2019), so the codes describe the slower,
   phone-level content.
@@ -220,7 +220,7 @@ def main(argv=None):
     parser.add_argument("--voices", type=int, default=16)
     parser.add_argument("--vq-epochs", type=int, default=30)
     parser.add_argument("--dae-epochs", type=int, default=20)
-    parser.add_argument("--jitters", type=float, nargs="+", default=[0.0, 0.5],
+    parser.add_argument("--jitters", type=float, nargs="+", default=[0.0, 0.7, 1.0],
                         help="code_jitter of the disentangled model: one row per value")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
     parser.add_argument("--workers", type=int, default=1,
