@@ -108,8 +108,10 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         in training, the decoder gets each frame's content code swapped for
         the code of the frame before or after it with this probability, so
         the codes cannot carry frame-exact detail and describe the slower
-        content instead. With ``n_codes``, 0.3 to 0.5 makes the codes more
-        phone-like on speech (``benchmarks/results/units.md``).
+        content instead. With ``n_codes`` on speech, 1.0 (every inner frame
+        decoded from a neighbour's code) made the units the most phone-like
+        of the values tried, more informative of the phone than k-means
+        (``benchmarks/results/units.md``).
     mmd_weight : float, default=10.0
         Weight of the group discrepancy term for ``method="mmd"``; ignored by
         the other methods. Larger hides the group better and rebuilds less
