@@ -278,7 +278,6 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
                 template.set_params(random_state=seed)
             density_seed = rng.randint(np.iinfo(np.int32).max)
 
-        keep = np.ones(len(X), dtype=bool)
         errors = self._fit_estimator(clone(template), X, sample_weight=sample_weight)
         for _ in range(self.n_trim_steps if self.trim_fraction > 0 else 0):
             # Outliers in the training rows teach the autoencoder to rebuild
@@ -290,11 +289,11 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         scores = self._anomaly_score(errors)
         self.density_estimator_ = None
         if self.density_weight > 0:
-            # The density of the rows the autoencoder kept, on the same scale.
+            # The density of the rows the last autoencoder rebuilds best, with
+            # a lighter trim than the autoencoder's (a third of it), so that it
+            # loses less of the edge of clean data (detect_choices.md).
             device = params.get("device", "auto")
             start = time.perf_counter()
-            # A lighter trim than the autoencoder's (a third of it): the
-            # density loses less of the edge of clean data (detect_choices.md).
             rows = scores <= np.quantile(scores, 1.0 - self.trim_fraction / 3)
             density = fit_density(
                 default_density(density_seed, device),
