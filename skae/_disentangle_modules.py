@@ -47,7 +47,7 @@ def time_jitter(z, probability):
        autoencoders", IEEE/ACM TASLP 27(12), 2019, arXiv:1901.08810.
     """
     draw = torch.rand(z.shape[:2], device=z.device)
-    shift = (draw < probability / 2).long() * -1 + ((draw >= probability / 2) & (draw < probability)).long()
+    shift = torch.where(draw < probability / 2, -1, torch.where(draw < probability, 1, 0))
     frames = (torch.arange(z.shape[1], device=z.device) + shift).clamp(0, z.shape[1] - 1)
     return z.gather(1, frames.unsqueeze(-1).expand_as(z))
 
