@@ -14,6 +14,7 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,18 @@ def single_thread():
     torch.set_num_threads(1)
     with threadpool_limits(limits=1):
         yield
+
+
+def in_processes(function, jobs, workers=1):
+    """``[function(*job) for job in jobs]``, in ``workers`` spawned processes if above 1.
+
+    The jobs are handed out one at a time in their order (put the slow ones
+    first so the processes finish together); the results keep that order.
+    """
+    if workers <= 1:
+        return [function(*job) for job in jobs]
+    with get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+        return pool.starmap(function, jobs, chunksize=1)
 
 
 def run_datasets(run_dataset, names, seeds):

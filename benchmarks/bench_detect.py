@@ -32,7 +32,6 @@ Usage::
 
 import argparse
 import time
-from multiprocessing import get_context
 import warnings
 
 import numpy as np
@@ -49,6 +48,7 @@ from _common import (
     DATA_DIR,
     MORE_DATA_DIR,
     RESULTS_DIR,
+    in_processes,
     load_odds_sets,
     single_thread,
     standardize,
@@ -451,12 +451,8 @@ def main(argv=None):
     start = time.perf_counter()
     keys = [(p, c) for c in args.collections for p in args.protocols]
     jobs = [(p, c, args.methods, args.datasets, args.seeds) for p, c in keys]
-    if args.workers > 1:
-        # Sections in parallel processes, each single-threaded as alone.
-        with get_context("spawn").Pool(min(args.workers, len(jobs))) as pool:
-            done = pool.starmap(run_section, jobs)
-    else:
-        done = [run_section(*job) for job in jobs]
+    # With workers, sections in parallel processes, each single-threaded as alone.
+    done = in_processes(run_section, jobs, args.workers)
     sections = {}
     for key, (results, auc, summary) in zip(keys, done):
         sections[key] = results, auc, summary

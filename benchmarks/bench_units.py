@@ -42,13 +42,11 @@ import argparse
 import os
 import time
 import warnings
-from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import torch
-from _common import RESULTS_DIR
+from _common import RESULTS_DIR, in_processes
 from sklearn.cluster import KMeans
 from sklearn.metrics import mutual_info_score, normalized_mutual_info_score
 
@@ -136,7 +134,7 @@ def kmeans_units(K, X_train, X_test, rows):
 
 
 DAE_NAME = "DisentangledAutoEncoder, VQ content code"
-_FRAMES = None  # each process's Frames, made once by _init_worker
+_FRAMES = None  # each process's Frames, made once by _setup
 
 
 def _setup(n_voices, threads):
@@ -157,10 +155,10 @@ def system_names(jitters):
             *(f"{DAE_NAME}, code_jitter={j:g}" for j in jitters)]
 
 
-def fit_units(K, system, epochs):
+def fit_units(K, system, vq_epochs, dae_epochs):
     """``(units_train, units_test, fit seconds)`` of one system at codebook size ``K``
-    (``epochs``: the VQTransformer's and the disentangled model's budgets)."""
-    frames, (vq_epochs, dae_epochs) = _FRAMES, epochs
+    (``vq_epochs``, ``dae_epochs``: the VQTransformer's and the disentangled model's budgets)."""
+    frames = _FRAMES
     ctx_train, ctx_test = frames.ctx_train, frames.ctx_test
     start = time.time()
     if system == "k-means, log-mel frame":
@@ -184,9 +182,9 @@ def fit_units(K, system, epochs):
     return (*units, time.time() - start)
 
 
-def _fit_job(job, n_voices, threads):
+def _fit_job(K, system, vq_epochs, dae_epochs, n_voices, threads):
     _setup(n_voices, threads)
-    return job, fit_units(*job)
+    return fit_units(K, system, vq_epochs, dae_epochs)
 
 
 def usage_figure(path, units_test, phones_test, K, title):
@@ -228,23 +226,18 @@ def main(argv=None):
     parser.add_argument("--out", default=str(RESULTS_DIR / "units.md"))
     args = parser.parse_args(argv)
     t0 = time.time()
-    epochs = (args.vq_epochs, args.dae_epochs)
     names = system_names(args.jitters)
     # The slow fits first, so that parallel workers finish together.
-    jobs = sorted(((K, name, epochs) for K in args.sizes for name in names),
-                  key=lambda job: (not job[1].startswith(DAE_NAME), -job[0]))
+    keys = sorted(((K, name) for K in args.sizes for name in names),
+                  key=lambda key: (not key[1].startswith(DAE_NAME), -key[0]))
     frames = _setup(args.voices, args.threads)  # also checks the corpus before the workers start
-    fit = partial(_fit_job, n_voices=args.voices, threads=args.threads)
-    if args.workers > 1:
-        with get_context("spawn").Pool(args.workers) as pool:
-            done = dict(pool.imap_unordered(fit, jobs))
-    else:
-        done = dict(map(fit, jobs))
+    jobs = [(K, name, args.vq_epochs, args.dae_epochs, args.voices, args.threads) for K, name in keys]
+    done = dict(zip(keys, in_processes(_fit_job, jobs, args.workers)))
     n_phones = len(np.unique(frames.phones_train))
     lines = []
     for K in args.sizes:
         for name in names:
-            units_train, units_test, seconds = done[K, name, epochs]
+            units_train, units_test, seconds = done[K, name]
             s = unit_scores(units_train, frames.phones_train, units_test, frames.phones_test)
             lines.append(
                 f"| {K} | {name} | {s['accuracy']:.3f} | {s['nmi']:.3f} | {s['pnmi']:.3f} | {s['phone_purity']:.3f} "
@@ -253,7 +246,7 @@ def main(argv=None):
             print(lines[-1], flush=True)
         if K == args.sizes[len(args.sizes) // 2]:
             name = names[-1]
-            usage_figure(Path(args.out).with_suffix(".png"), done[K, name, epochs][1], frames.phones_test, K,
+            usage_figure(Path(args.out).with_suffix(".png"), done[K, name][1], frames.phones_test, K,
                          f"{name}, K={K}: P(unit | phone), held-out frames")
     majority = np.unique(frames.phones_test, return_counts=True)[1].max() / len(frames.phones_test)
     text = f"""# Phone-like units: VQ codes against k-means (benchmarks/bench_units.py)
