@@ -228,6 +228,10 @@ def fit_model(args, corpus, norm):
 
 
 def model_line(args):
+    if args.variance_compensation:
+        return (model_line(argparse.Namespace(**{**vars(args), "variance_compensation": 0.0}))
+                + ",\nseen voices converted with "
+                f"`convert(..., variance_compensation={args.variance_compensation})`")
     if args.defaults:
         return f"`DisentangledAutoEncoder(method={args.method!r})`, every other parameter at its default"
     return (
@@ -238,9 +242,11 @@ def model_line(args):
 
 
 def reproduce_args(args):
+    extra = (f" --variance-compensation {args.variance_compensation}"
+             if args.variance_compensation else "")
     if args.defaults:
-        return f"--defaults --method {args.method}"
-    return f"--method {args.method} --n-components {args.n_components}"
+        return f"--defaults --method {args.method}{extra}"
+    return f"--method {args.method} --n-components {args.n_components}{extra}"
 
 
 def hand_set_model(args):
@@ -290,13 +296,15 @@ def code_accuracy(model, corpus, norm):
 @dataclass
 class Converter:
     """What converting uses: the corpus, its normalisation, the model and the
-    per-speaker statistics of the baselines; ``label`` names the model's row."""
+    per-speaker statistics of the baselines; ``label`` names the model's row and
+    ``variance_compensation`` is passed to ``convert`` for the seen voices."""
 
     corpus: Corpus
     norm: Normalizer
     model: DisentangledAutoEncoder
     stats: dict
     label: str
+    variance_compensation: float = 0.0
 
     def convert(self, pairs, target_code=None, shift_stats=None):
         """Each system's conversions of ``(source, target, sentence)`` pairs, by name."""
@@ -305,7 +313,8 @@ class Converter:
         targets = np.array([t for _, t, _ in pairs])
         stats, shift_stats = self.stats, shift_stats or self.stats
         if target_code is None:
-            converted = self.model.convert([self.norm(m) for m in src_m], targets)
+            converted = self.model.convert([self.norm(m) for m in src_m], targets,
+                                           variance_compensation=self.variance_compensation)
         else:
             converted = self.model.convert([self.norm(m) for m in src_m], group_code=target_code)
         return {
@@ -383,6 +392,10 @@ def parse_args(argv=None):
         "--defaults", action="store_true",
         help="every model parameter but --method at its default (sizes/epochs ignored)",
     )
+    parser.add_argument(
+        "--variance-compensation", type=float, default=0.0,
+        help="convert(..., variance_compensation=) for the seen voices",
+    )
     parser.add_argument("--out", default=str(RESULTS_DIR / "vc.md"))
     parser.add_argument("--examples", default=str(RESULTS_DIR / "vc"), help="audio/figure folder")
     parser.add_argument("--save-model", default=None, help="pickle the fitted model here")
@@ -405,7 +418,7 @@ def main(argv=None):
         save_model(args.save_model, model, norm)
     code_acc = code_accuracy(model, corpus, norm)
     converter = Converter(corpus, norm, model, speaker_stats(corpus),
-                          f"DisentangledAutoEncoder ({args.method})")
+                          f"DisentangledAutoEncoder ({args.method})", args.variance_compensation)
     rows, systems, pairs = evaluate_seen(converter, judges)
     unseen_rows, n_unseen, n_frames = evaluate_unseen(converter, judges)
 

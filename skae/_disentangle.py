@@ -14,6 +14,7 @@ and rendering in a group (:class:`skae._groups.GroupConversionMixin`) by
 
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -22,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
 from ._data import subsample
 from ._disentangle_modules import DisentangledConv, DisentangledMLP
-from ._groups import GroupConversionMixin, encode_groups, group_ids
+from ._groups import GroupConversionMixin, encode_groups, group_ids, group_moments
 from ._sequence_input import SequenceInputMixin
 from ._sequences import is_sequences
 
@@ -420,9 +421,10 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
 
     def _summarize_training(self, X, cond):
         """Keep a subsample of training content codes (frames) for :meth:`sample`;
-        with a group encoder, make each trained group's code its mean encoded code."""
-        codes = self._encode(X).reshape(-1, self.n_components)
-        self._training_codes = subsample(codes, _MAX_KEPT_CODES)
+        with a group encoder, make each trained group's code its mean encoded code;
+        record each group's moments for ``convert(variance_compensation=)``."""
+        codes = self._encode(X)
+        self._training_codes = subsample(codes.reshape(-1, self.n_components), _MAX_KEPT_CODES)
         module = self.net_.module_
         if module.group_encoder is not None:
             # Each group's code: the mean encoded code of all its windows
@@ -435,6 +437,19 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
                 counts.index_add_(0, ids.to(counts.device), torch.ones(len(ids), device=counts.device))
                 seen = counts > 0
                 module.group_embedding.weight[seen] = sums[seen] / counts[seen, None]
+        # The training rows (windows) and their renderings in their own group;
+        # a subsample of them for large data.
+        keep = subsample(np.arange(len(X)), _MAX_KEPT_CODES)
+        ids = np.asarray(cond)[keep]
+        rendered = self._infer(module.decode, codes[keep], cond=self.group_embeddings_[ids])
+        # A group absent from this call (partial_fit) keeps its moments; a fresh
+        # fit sees every group, so the earlier moments are all replaced.
+        previous = getattr(self, "_group_moments", None)
+        shape = (len(self.classes_), 4, self.n_features_in_)
+        self._group_moments = group_moments(
+            np.asarray(X)[keep], rendered, ids, len(self.classes_),
+            previous if previous is not None and previous.shape == shape else None,
+        )
 
     # -- inference ----------------------------------------------------------
     def transform(self, X):

@@ -125,6 +125,68 @@ def _calibration(rendered, real):
     return (mean_t - scale * mean_r).astype(np.float32), scale.astype(np.float32)
 
 
+def group_moments(X, X_hat, ids, n_groups, previous=None):
+    """Per-group, per-feature mean and standard deviation of rows (frames)
+    ``X`` and of their renderings ``X_hat`` in their own group.
+
+    Parameters
+    ----------
+    X, X_hat : ndarray of shape (n, n_features) or (n, n_frames, n_features)
+        Training rows (windows) and the model's rendering of them.
+    ids : ndarray of shape (n,)
+        Group index of each row (window).
+    n_groups : int
+        Number of groups.
+    previous : ndarray of shape (n_groups, 4, n_features) or None
+        Moments of an earlier training call, kept for the groups absent
+        from ``ids`` (``partial_fit``); NaN for a group never seen.
+
+    Returns
+    -------
+    moments : ndarray of shape (n_groups, 4, n_features), dtype float32
+        For each group: the mean and std of ``X``, then those of ``X_hat``.
+    """
+    n_features = X.shape[-1]
+    if previous is None:
+        previous = np.full((n_groups, 4, n_features), np.nan, dtype=np.float32)
+    moments = previous.copy()
+    for g in np.unique(ids):
+        real = X[ids == g].reshape(-1, n_features)
+        rendered = X_hat[ids == g].reshape(-1, n_features)
+        moments[g] = [real.mean(0), real.std(0), rendered.mean(0), rendered.std(0)]
+    return moments
+
+
+def compensate_variance(converted, moments, strength):
+    """Move renderings towards their group's training mean and spread.
+
+    Each feature of a rendering in group ``g`` becomes ``m_r + strength * (m -
+    m_r) + (x - m_r) * (s / s_r) ** strength``, with ``m, s`` the mean and
+    std of the group's training rows and ``m_r, s_r`` those of the model's
+    renderings of them (:func:`group_moments`; the ratio kept within
+    ``_CALIBRATION_SCALE``): 0 changes nothing, 1 restores the group's
+    training mean and spread in full.
+
+    Parameters
+    ----------
+    converted : ndarray or list of ndarray
+        Renderings: rows ``(n, n_features)``, sequences ``(n, n_frames,
+        n_features)`` or a list of ``(n_frames_i, n_features)`` arrays.
+    moments : ndarray of shape (n, 4, n_features)
+        The :func:`group_moments` of each item's target group.
+    strength : float in [0, 1]
+    """
+    mean, std, mean_r, std_r = (moments[:, k] for k in range(4))
+    flat = std_r <= 1e-12
+    ratio = np.clip(np.where(flat, 1.0, std / np.where(flat, 1.0, std_r)), *_CALIBRATION_SCALE)
+    scale = (ratio**strength).astype(np.float32)
+    shift = (mean_r + strength * (mean - mean_r)).astype(np.float32)
+    if isinstance(converted, list) or converted.ndim == 3:
+        out = [(x - m_r) * a + b for x, m_r, a, b in zip(converted, mean_r, scale, shift)]
+        return out if isinstance(converted, list) else np.stack(out)
+    return ((converted - mean_r) * scale + shift).astype(np.float32)
+
+
 class GroupConversionMixin:
     """Rendering in groups, for :class:`skae.DisentangledAutoEncoder`.
 
@@ -239,7 +301,8 @@ class GroupConversionMixin:
             return self._infer(decode, Z[:, None], cond=G)[:, 0]
         return self._infer(decode, Z, cond=G)
 
-    def convert(self, X, y_target=None, *, group_code=None, target_examples=None):
+    def convert(self, X, y_target=None, *, group_code=None, target_examples=None,
+                variance_compensation=0.0):
         """Render ``X`` in another group: ``inverse_transform(transform(X), y_target)``.
 
         Parameters
@@ -265,12 +328,41 @@ class GroupConversionMixin:
             deviation (the scale kept within [0.1, 10]), so what the decoder
             misses of a group it never saw is corrected from the examples
             themselves.
+        variance_compensation : float in [0, 1], default=0.0
+            With ``y_target``: move the output towards the target group's
+            training mean and spread, feature by feature. A decoder trained
+            with a squared error renders the average of what it cannot
+            predict, so its output varies less than real rows of the group
+            (over-smoothing, the "global variance" of voice conversion
+            [1]_). The fit records each group's per-feature mean and standard
+            deviation, of its training rows (frames) and of the model's
+            rendering of them; a feature is then mapped to ``m_r + c (m -
+            m_r) + (x - m_r) (s / s_r) ** c`` with ``c`` this value, ``m, s``
+            the real and ``m_r, s_r`` the rendered moments of the target
+            group (the ratio kept within [0.1, 10]). 0 changes nothing; 1
+            restores the group's training mean and spread in full, which
+            makes the output more like the group and its frames further from
+            the exact target (see ``benchmarks/results/vc_defaults.md``).
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_features), dtype float32
             The converted rows (sequences).
+
+        References
+        ----------
+        .. [1] T. Toda, A. W. Black and K. Tokuda, "Voice conversion based on
+           maximum-likelihood estimation of spectral parameter trajectory",
+           IEEE TASLP 15(8), 2007.
         """
+        if (isinstance(variance_compensation, bool) or not isinstance(variance_compensation, Real)
+                or not 0 <= variance_compensation <= 1):
+            raise ValueError(
+                f"variance_compensation must be a number in [0, 1], got {variance_compensation!r}."
+            )
+        if variance_compensation > 0:
+            return self._convert_compensated(X, y_target, group_code, target_examples,
+                                             variance_compensation)
         if target_examples is None:
             return self.inverse_transform(self.transform(X), y_target, group_code=group_code)
         check_is_fitted(self)
@@ -293,6 +385,27 @@ class GroupConversionMixin:
         if isinstance(converted, list):
             return [(x * scale + shift).astype(np.float32) for x in converted]
         return (converted * scale + shift).astype(np.float32)
+
+    def _convert_compensated(self, X, y_target, group_code, target_examples, strength):
+        """:meth:`convert` to trained groups ``y_target`` with variance compensation."""
+        check_is_fitted(self)
+        if y_target is None or group_code is not None or target_examples is not None:
+            raise ValueError(
+                "variance_compensation needs y_target (groups seen in fit) and neither "
+                "group_code nor target_examples: it uses the training moments of the "
+                "target groups (target_examples already calibrate to the examples)."
+            )
+        moments = getattr(self, "_group_moments", None)
+        if moments is None:
+            raise ValueError(
+                "This model has no training moments of its groups (saved by an older skae); "
+                "refit it to use variance_compensation."
+            )
+        converted = self.convert(X, y_target)
+        ids = group_ids(self.classes_, y_target, len(converted))
+        if np.isnan(moments[ids]).any():
+            raise ValueError("variance_compensation: a target group has no training moments.")
+        return compensate_variance(converted, moments[ids], strength)
 
     def reconstruction_error(self, X, y, per_feature=False):
         """Reconstruction loss of each row (sequence) decoded in its own group.

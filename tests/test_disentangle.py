@@ -369,6 +369,55 @@ def test_convert_calibrates_to_the_target_examples():
         model.embed_group(examples, refine=True, n_steps=0)
 
 
+def test_variance_compensation_restores_the_target_groups_spread(rows, adversarial, sequences):
+    _, _, y, X = rows
+    model = adversarial
+    plain = model.convert(X[:50], 3)
+    np.testing.assert_array_equal(model.convert(X[:50], 3, variance_compensation=0.0), plain)
+    # A group's own training rows, rendered in it with full compensation,
+    # take on its training mean and spread (where the ratio is not clipped).
+    own, rendered = X[y == 3], model.convert(X[y == 3], 3)
+    full = model.convert(own, 3, variance_compensation=1.0)
+    np.testing.assert_allclose(full.mean(0), own.mean(0), atol=1e-4)
+    ratio = own.std(0) / rendered.std(0)
+    inside = (ratio > 0.1) & (ratio < 10)
+    assert inside.all() and not np.allclose(ratio, 1, atol=0.02)  # a real correction
+    np.testing.assert_allclose(full.std(0), own.std(0), rtol=1e-3)
+    # Half way: the geometric mean of the two spreads.
+    half = model.convert(own, 3, variance_compensation=0.5)
+    np.testing.assert_allclose(half.std(0), np.sqrt(own.std(0) * rendered.std(0)), rtol=1e-3)
+    # One target per row: each row is mapped by its own target group's moments.
+    targets = np.arange(50) % N_GROUPS
+    per_row = model.convert(X[:50], targets, variance_compensation=0.7)
+    np.testing.assert_allclose(
+        per_row[targets == 3], model.convert(X[:50][targets == 3], 3, variance_compensation=0.7),
+        rtol=1e-5, atol=1e-5,
+    )
+    for bad in (1.5, -0.1, True, "half"):
+        with pytest.raises(ValueError, match=r"variance_compensation must be a number in \[0, 1\]"):
+            model.convert(X[:5], 3, variance_compensation=bad)
+    with pytest.raises(ValueError, match="needs y_target"):
+        model.convert(X[:5], group_code=model.group_embeddings_[0], variance_compensation=0.5)
+    with pytest.raises(ValueError, match="needs y_target"):
+        model.convert(X[:5], 3, target_examples=own, variance_compensation=0.5)
+
+    # Sequences: a list in, a list out; partial_fit keeps the moments of
+    # groups absent from the call.
+    _, _, ys, S, n_groups = sequences
+    seq = DisentangledAutoEncoder(n_components=2, group_dim=4, segment_length=16, **FAST)
+    seq.partial_fit(S, ys)
+    before = seq._group_moments.copy()
+    seq.partial_fit(S[ys == 0], ys[ys == 0])
+    np.testing.assert_array_equal(seq._group_moments[1:], before[1:])
+    assert not np.array_equal(seq._group_moments[0], before[0])
+    out = seq.convert(list(S[:3, :20]), 1, variance_compensation=0.5)
+    assert isinstance(out, list) and out[0].shape == (20, S.shape[-1]) and out[0].dtype == np.float32
+    # A model without the moments (written by an older skae) says to refit.
+    del seq._group_moments
+    with pytest.raises(ValueError, match="refit"):
+        seq.convert(S[:2], 1, variance_compensation=0.5)
+
+
 def test_vq_bottleneck_gives_discrete_content_units(sequences, tmp_path):
     _, _, y, X, _ = sequences
     model = DisentangledAutoEncoder(
