@@ -228,8 +228,8 @@ def fit_model(args, corpus, norm):
 
 
 def model_line(args):
-    if args.variance_compensation:
-        return (model_line(argparse.Namespace(**{**vars(args), "variance_compensation": 0.0}))
+    if args.variance_compensation != "auto":
+        return (model_line(argparse.Namespace(**{**vars(args), "variance_compensation": "auto"}))
                 + ",\nseen voices converted with "
                 f"`convert(..., variance_compensation={args.variance_compensation})`")
     if args.defaults:
@@ -243,7 +243,7 @@ def model_line(args):
 
 def reproduce_args(args):
     extra = (f" --variance-compensation {args.variance_compensation}"
-             if args.variance_compensation else "")
+             if args.variance_compensation != "auto" else "")
     if args.defaults:
         return f"--defaults --method {args.method}{extra}"
     return f"--method {args.method} --n-components {args.n_components}{extra}"
@@ -304,7 +304,7 @@ class Converter:
     model: DisentangledAutoEncoder
     stats: dict
     label: str
-    variance_compensation: float = 0.0
+    variance_compensation: object = "auto"
 
     def convert(self, pairs, target_code=None, shift_stats=None):
         """Each system's conversions of ``(source, target, sentence)`` pairs, by name."""
@@ -377,6 +377,11 @@ def evaluate_unseen(converter, judges):
 
 
 # -- benchmark -----------------------------------------------------------------
+def compensation(text):
+    """``--variance-compensation``: "auto" or a number."""
+    return text if text == "auto" else float(text)
+
+
 def parse_args(argv=None):
     """The command line: corpus size, model settings and output paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -393,8 +398,8 @@ def parse_args(argv=None):
         help="every model parameter but --method at its default (sizes/epochs ignored)",
     )
     parser.add_argument(
-        "--variance-compensation", type=float, default=0.0,
-        help="convert(..., variance_compensation=) for the seen voices",
+        "--variance-compensation", type=compensation, default="auto",
+        help="convert(..., variance_compensation=) for the seen voices: 'auto' or a number",
     )
     parser.add_argument("--out", default=str(RESULTS_DIR / "vc.md"))
     parser.add_argument("--examples", default=str(RESULTS_DIR / "vc"), help="audio/figure folder")

@@ -106,6 +106,10 @@ def _feature_frames(X):
     return np.asarray(X).reshape(-1, np.shape(X)[-1])
 
 
+#: ``convert(..., variance_compensation="auto")`` with a trained target group:
+#: half the log spread ratio (the geometric mean of rendered and real spread).
+_AUTO_VARIANCE_COMPENSATION = 0.5
+
 #: Bounds of the per-feature scale of ``convert(..., target_examples=)``: a
 #: feature the model renders (nearly) flat is not blown up.
 _CALIBRATION_SCALE = (0.1, 10.0)
@@ -302,8 +306,13 @@ class GroupConversionMixin:
         return self._infer(decode, Z, cond=G)
 
     def convert(self, X, y_target=None, *, group_code=None, target_examples=None,
-                variance_compensation=0.0):
-        """Render ``X`` in another group: ``inverse_transform(transform(X), y_target)``.
+                variance_compensation="auto"):
+        """Render ``X`` in another group.
+
+        The content codes of ``X`` (:meth:`transform`) are decoded in the
+        target group (:meth:`inverse_transform`); for a trained target group
+        the output is then moved half way to the group's training mean and
+        spread (``variance_compensation``).
 
         Parameters
         ----------
@@ -328,21 +337,28 @@ class GroupConversionMixin:
             deviation (the scale kept within [0.1, 10]), so what the decoder
             misses of a group it never saw is corrected from the examples
             themselves.
-        variance_compensation : float in [0, 1], default=0.0
-            With ``y_target``: move the output towards the target group's
-            training mean and spread, feature by feature. A decoder trained
-            with a squared error renders the average of what it cannot
-            predict, so its output varies less than real rows of the group
-            (over-smoothing, the "global variance" of voice conversion
-            [1]_). The fit records each group's per-feature mean and standard
-            deviation, of its training rows (frames) and of the model's
-            rendering of them; a feature is then mapped to ``m_r + c (m -
-            m_r) + (x - m_r) (s / s_r) ** c`` with ``c`` this value, ``m, s``
-            the real and ``m_r, s_r`` the rendered moments of the target
-            group (the ratio kept within [0.1, 10]). 0 changes nothing; 1
-            restores the group's training mean and spread in full, which
-            makes the output more like the group and its frames further from
-            the exact target (see ``benchmarks/results/vc_defaults.md``).
+        variance_compensation : "auto" or float in [0, 1], default="auto"
+            Move the output towards the target group's training mean and
+            spread, feature by feature. A decoder trained with a squared
+            error renders the average of what it cannot predict, so its
+            output varies less than real rows of the group (over-smoothing,
+            the "global variance" of voice conversion [1]_). The fit records
+            each group's per-feature mean and standard deviation, of its
+            training rows (frames) and of the model's rendering of them; a
+            feature is mapped to ``m_r + c (m - m_r) + (x - m_r) (s / s_r)
+            ** c`` with ``c`` this value, ``m, s`` the real and ``m_r, s_r``
+            the rendered moments of the target group (the ratio kept within
+            [0.1, 10]). 0 is the plain decoding; 1 restores the group's
+            training mean and spread in full, which makes the output more
+            like the group and each row further from its exact conversion.
+            ``"auto"``: 0.5 for groups given by ``y_target``, 0 with
+            ``group_code`` or ``target_examples`` (no training moments; the
+            examples calibrate in full). A number needs ``y_target`` alone.
+            On speech 0.5 made the judges hear the target voice in 98-100%
+            of the conversions instead of 53-67% at +0.02-0.05 dB of
+            distortion, and it lowered the error of row conversions on
+            :class:`~skae.datasets.GroupRenderer`
+            (``benchmarks/results/vc_defaults.md``).
 
         Returns
         -------
@@ -355,14 +371,13 @@ class GroupConversionMixin:
            maximum-likelihood estimation of spectral parameter trajectory",
            IEEE TASLP 15(8), 2007.
         """
-        if (isinstance(variance_compensation, bool) or not isinstance(variance_compensation, Real)
-                or not 0 <= variance_compensation <= 1):
-            raise ValueError(
-                f"variance_compensation must be a number in [0, 1], got {variance_compensation!r}."
-            )
-        if variance_compensation > 0:
-            return self._convert_compensated(X, y_target, group_code, target_examples,
-                                             variance_compensation)
+        strength = self._variance_compensation(
+            variance_compensation, y_target, group_code, target_examples
+        )
+        if strength > 0:
+            converted = self.inverse_transform(self.transform(X), y_target)
+            ids = group_ids(self.classes_, y_target, len(converted))
+            return compensate_variance(converted, self._group_moments[ids], strength)
         if target_examples is None:
             return self.inverse_transform(self.transform(X), y_target, group_code=group_code)
         check_is_fitted(self)
@@ -381,31 +396,35 @@ class GroupConversionMixin:
         examples = self._check_input(target_examples)
         rendered = self.inverse_transform(self._encode(examples), y_target, group_code=group_code)
         shift, scale = _calibration(_feature_frames(rendered), _feature_frames(examples))
-        converted = self.convert(X, y_target, group_code=group_code)
+        converted = self.inverse_transform(self.transform(X), y_target, group_code=group_code)
         if isinstance(converted, list):
             return [(x * scale + shift).astype(np.float32) for x in converted]
         return (converted * scale + shift).astype(np.float32)
 
-    def _convert_compensated(self, X, y_target, group_code, target_examples, strength):
-        """:meth:`convert` to trained groups ``y_target`` with variance compensation."""
+    def _variance_compensation(self, value, y_target, group_code, target_examples):
+        """The strength of :meth:`convert`'s variance compensation, checked."""
         check_is_fitted(self)
-        if y_target is None or group_code is not None or target_examples is not None:
+        by_label = y_target is not None and group_code is None and target_examples is None
+        moments = getattr(self, "_group_moments", None)
+        if isinstance(value, str) and value == "auto":
+            # A model file from before the moments were recorded converts plainly.
+            return _AUTO_VARIANCE_COMPENSATION if by_label and moments is not None else 0.0
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= 1:
+            raise ValueError(
+                f"variance_compensation must be 'auto' or a number in [0, 1], got {value!r}."
+            )
+        if value > 0 and not by_label:
             raise ValueError(
                 "variance_compensation needs y_target (groups seen in fit) and neither "
                 "group_code nor target_examples: it uses the training moments of the "
                 "target groups (target_examples already calibrate to the examples)."
             )
-        moments = getattr(self, "_group_moments", None)
-        if moments is None:
+        if value > 0 and moments is None:
             raise ValueError(
                 "This model has no training moments of its groups (saved by an older skae); "
                 "refit it to use variance_compensation."
             )
-        converted = self.convert(X, y_target)
-        ids = group_ids(self.classes_, y_target, len(converted))
-        if np.isnan(moments[ids]).any():
-            raise ValueError("variance_compensation: a target group has no training moments.")
-        return compensate_variance(converted, moments[ids], strength)
+        return float(value)
 
     def reconstruction_error(self, X, y, per_feature=False):
         """Reconstruction loss of each row (sequence) decoded in its own group.

@@ -372,11 +372,22 @@ def test_convert_calibrates_to_the_target_examples():
 def test_variance_compensation_restores_the_target_groups_spread(rows, adversarial, sequences):
     _, _, y, X = rows
     model = adversarial
-    plain = model.convert(X[:50], 3)
-    np.testing.assert_array_equal(model.convert(X[:50], 3, variance_compensation=0.0), plain)
+    plain = model.convert(X[:50], 3, variance_compensation=0.0)
+    np.testing.assert_array_equal(plain, model.inverse_transform(model.transform(X[:50]), 3))
+    # "auto" is half way for a trained group, and nothing for a group code.
+    np.testing.assert_array_equal(
+        model.convert(X[:50], 3), model.convert(X[:50], 3, variance_compensation=0.5)
+    )
+    assert not np.allclose(model.convert(X[:50], 3), plain)
+    code = model.group_embeddings_[3]
+    np.testing.assert_array_equal(model.convert(X[:50], group_code=code), plain)
+
+    def plain_of(rows):
+        return model.convert(rows, 3, variance_compensation=0.0)
+
     # A group's own training rows, rendered in it with full compensation,
     # take on its training mean and spread (where the ratio is not clipped).
-    own, rendered = X[y == 3], model.convert(X[y == 3], 3)
+    own, rendered = X[y == 3], plain_of(X[y == 3])
     full = model.convert(own, 3, variance_compensation=1.0)
     np.testing.assert_allclose(full.mean(0), own.mean(0), atol=1e-4)
     ratio = own.std(0) / rendered.std(0)
@@ -394,7 +405,7 @@ def test_variance_compensation_restores_the_target_groups_spread(rows, adversari
         rtol=1e-5, atol=1e-5,
     )
     for bad in (1.5, -0.1, True, "half"):
-        with pytest.raises(ValueError, match=r"variance_compensation must be a number in \[0, 1\]"):
+        with pytest.raises(ValueError, match=r"must be 'auto' or a number in \[0, 1\]"):
             model.convert(X[:5], 3, variance_compensation=bad)
     with pytest.raises(ValueError, match="needs y_target"):
         model.convert(X[:5], group_code=model.group_embeddings_[0], variance_compensation=0.5)
@@ -412,8 +423,11 @@ def test_variance_compensation_restores_the_target_groups_spread(rows, adversari
     assert not np.array_equal(seq._group_moments[0], before[0])
     out = seq.convert(list(S[:3, :20]), 1, variance_compensation=0.5)
     assert isinstance(out, list) and out[0].shape == (20, S.shape[-1]) and out[0].dtype == np.float32
-    # A model without the moments (written by an older skae) says to refit.
+    # A model without the moments (written by an older skae) converts plainly
+    # by default and says to refit when compensation is asked for.
+    plain_seq = seq.convert(S[:2], 1, variance_compensation=0.0)
     del seq._group_moments
+    np.testing.assert_array_equal(seq.convert(S[:2], 1), plain_seq)
     with pytest.raises(ValueError, match="refit"):
         seq.convert(S[:2], 1, variance_compensation=0.5)
 
