@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._choices import LOSSES, entry_losses
 from ._data import as_tensor, subsample
 from ._sequences import cut_windows, is_sequences
+from ._spread import apply_map, compensation_map, feature_frames, moments, spread_map
 from ._validation import check_flag, check_n_samples, check_positive_int
 
 #: Training windows (or rows) of a new group that ``embed_group`` fits to.
@@ -99,96 +100,9 @@ def group_codes(embeddings, classes, y, group_code, n):
     return codes
 
 
-def _feature_frames(X):
-    """All rows (frames) of rows, a 3-D array or a list of sequences: (n, n_features)."""
-    if isinstance(X, list):
-        X = np.concatenate(X)
-    return np.asarray(X).reshape(-1, np.shape(X)[-1])
-
-
 #: ``convert(..., variance_compensation="auto")`` with a trained target group:
 #: half the log spread ratio (the geometric mean of rendered and real spread).
 _AUTO_VARIANCE_COMPENSATION = 0.5
-
-#: Bounds of the per-feature scale of ``convert(..., target_examples=)``: a
-#: feature the model renders (nearly) flat is not blown up.
-_CALIBRATION_SCALE = (0.1, 10.0)
-
-
-def _calibration(rendered, real):
-    """Per-feature ``shift, scale`` taking ``rendered``'s mean and std to ``real``'s.
-
-    The scale is clipped to ``_CALIBRATION_SCALE``; a feature rendered as a
-    constant keeps scale 1 and is only shifted.
-    """
-    mean_r, std_r = rendered.mean(0), rendered.std(0)
-    mean_t, std_t = real.mean(0), real.std(0)
-    flat = std_r <= 1e-12
-    scale = np.where(flat, 1.0, std_t / np.where(flat, 1.0, std_r))
-    scale = np.clip(scale, *_CALIBRATION_SCALE)
-    return (mean_t - scale * mean_r).astype(np.float32), scale.astype(np.float32)
-
-
-def group_moments(X, X_hat, ids, n_groups, previous=None):
-    """Per-group, per-feature mean and standard deviation of rows (frames)
-    ``X`` and of their renderings ``X_hat`` in their own group.
-
-    Parameters
-    ----------
-    X, X_hat : ndarray of shape (n, n_features) or (n, n_frames, n_features)
-        Training rows (windows) and the model's rendering of them.
-    ids : ndarray of shape (n,)
-        Group index of each row (window).
-    n_groups : int
-        Number of groups.
-    previous : ndarray of shape (n_groups, 4, n_features) or None
-        Moments of an earlier training call, kept for the groups absent
-        from ``ids`` (``partial_fit``); NaN for a group never seen.
-
-    Returns
-    -------
-    moments : ndarray of shape (n_groups, 4, n_features), dtype float32
-        For each group: the mean and std of ``X``, then those of ``X_hat``.
-    """
-    n_features = X.shape[-1]
-    if previous is None:
-        previous = np.full((n_groups, 4, n_features), np.nan, dtype=np.float32)
-    moments = previous.copy()
-    for g in np.unique(ids):
-        real = X[ids == g].reshape(-1, n_features)
-        rendered = X_hat[ids == g].reshape(-1, n_features)
-        moments[g] = [real.mean(0), real.std(0), rendered.mean(0), rendered.std(0)]
-    return moments
-
-
-def compensate_variance(converted, moments, strength):
-    """Move renderings towards their group's training mean and spread.
-
-    Each feature of a rendering in group ``g`` becomes ``m_r + strength * (m -
-    m_r) + (x - m_r) * (s / s_r) ** strength``, with ``m, s`` the mean and
-    std of the group's training rows and ``m_r, s_r`` those of the model's
-    renderings of them (:func:`group_moments`; the ratio kept within
-    ``_CALIBRATION_SCALE``): 0 changes nothing, 1 restores the group's
-    training mean and spread in full.
-
-    Parameters
-    ----------
-    converted : ndarray or list of ndarray
-        Renderings: rows ``(n, n_features)``, sequences ``(n, n_frames,
-        n_features)`` or a list of ``(n_frames_i, n_features)`` arrays.
-    moments : ndarray of shape (n, 4, n_features)
-        The :func:`group_moments` of each item's target group.
-    strength : float in [0, 1]
-    """
-    mean, std, mean_r, std_r = (moments[:, k] for k in range(4))
-    flat = std_r <= 1e-12
-    ratio = np.clip(np.where(flat, 1.0, std / np.where(flat, 1.0, std_r)), *_CALIBRATION_SCALE)
-    scale = (ratio**strength).astype(np.float32)
-    shift = (mean_r + strength * (mean - mean_r)).astype(np.float32)
-    if isinstance(converted, list) or converted.ndim == 3:
-        out = [(x - m_r) * a + b for x, m_r, a, b in zip(converted, mean_r, scale, shift)]
-        return out if isinstance(converted, list) else np.stack(out)
-    return ((converted - mean_r) * scale + shift).astype(np.float32)
 
 
 class GroupConversionMixin:
@@ -380,7 +294,7 @@ class GroupConversionMixin:
         if strength > 0:
             converted = self.inverse_transform(self.transform(X), y_target)
             ids = group_ids(self.classes_, y_target, len(converted))
-            return compensate_variance(converted, self._group_moments[ids], strength)
+            return apply_map(converted, *compensation_map(self._group_moments[ids], strength))
         if target_examples is None:
             return self.inverse_transform(self.transform(X), y_target, group_code=group_code)
         check_is_fitted(self)
@@ -398,11 +312,9 @@ class GroupConversionMixin:
             group_code = np.ravel(group_code)
         examples = self._check_input(target_examples)
         rendered = self.inverse_transform(self._encode(examples), y_target, group_code=group_code)
-        shift, scale = _calibration(_feature_frames(rendered), _feature_frames(examples))
+        shift, scale = spread_map(*moments(feature_frames(rendered)), *moments(feature_frames(examples)))
         converted = self.inverse_transform(self.transform(X), y_target, group_code=group_code)
-        if isinstance(converted, list):
-            return [(x * scale + shift).astype(np.float32) for x in converted]
-        return (converted * scale + shift).astype(np.float32)
+        return apply_map(converted, shift, scale)
 
     def _variance_compensation(self, value, y_target, group_code, target_examples):
         """The strength of :meth:`convert`'s variance compensation, checked."""

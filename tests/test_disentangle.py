@@ -351,9 +351,10 @@ def test_convert_calibrates_to_the_target_examples():
     with pytest.raises(ValueError, match="one target label or one group_code"):
         model.convert(X_source, np.zeros(20, dtype=int), target_examples=examples)
     # A feature rendered (nearly) flat is not blown up: the scale stays within bounds.
-    from skae._groups import _calibration
+    from skae._spread import moments, spread_map
 
-    shift, scale = _calibration(np.array([[1.0], [1.0 + 1e-5]]), np.array([[0.0], [1.0]]))
+    rendered, real = np.array([[1.0], [1.0 + 1e-5]]), np.array([[0.0], [1.0]])
+    shift, scale = spread_map(*moments(rendered), *moments(real))
     assert scale[0] == 10.0 and np.isfinite(shift).all()
     # Refining the encoder's code lowers the loss it minimises on the examples.
     refined = model.embed_group(examples, refine=True, n_steps=50, lr=0.01)
