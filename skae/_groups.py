@@ -21,6 +21,8 @@ from ._validation import check_flag, check_n_samples, check_positive_int
 
 #: Training windows (or rows) of a new group that ``embed_group`` fits to.
 _MAX_EMBED_EXAMPLES = 2048
+#: Default optimisation of a fitted (not encoded) new group code.
+_EMBED_STEPS, _EMBED_LR = 200, 0.05
 
 
 def encode_groups(y):
@@ -125,7 +127,7 @@ class GroupConversionMixin:
         check_is_fitted(self)
         return self.module_.group_embedding.weight.detach().cpu().numpy().copy()
 
-    def embed_group(self, X_examples, *, n_steps=200, lr=0.05, refine=False):
+    def embed_group(self, X_examples, *, n_steps=_EMBED_STEPS, lr=_EMBED_LR, refine=False):
         """A group code for a new group from a few of its rows (or sequences).
 
         With ``group_encoder=True`` the code is the mean of the group
@@ -163,7 +165,10 @@ class GroupConversionMixin:
         check_positive_int(n_steps, "n_steps")
         if not isinstance(lr, Real) or not lr > 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}.")
-        X = self._check_input(X_examples)
+        return self._embed_checked(self._check_input(X_examples), n_steps, lr, refine)
+
+    def _embed_checked(self, X, n_steps=_EMBED_STEPS, lr=_EMBED_LR, refine=False):
+        """:meth:`embed_group` of examples already checked by ``_check_input``."""
         if self._sequence_input:
             X, _ = cut_windows(X, self.segment_length)
         x = as_tensor(subsample(X, _MAX_EMBED_EXAMPLES)).to(self.device_)
@@ -304,13 +309,13 @@ class GroupConversionMixin:
                 "target_examples are of one group: give one target label or one "
                 "group_code of shape (group_dim,), not one per row."
             )
+        examples = self._check_input(target_examples)
         if y_target is not None:
             y_target = np.ravel(y_target)[0]
         elif group_code is None:
-            group_code = self.embed_group(target_examples)
+            group_code = self._embed_checked(examples)
         else:
             group_code = np.ravel(group_code)
-        examples = self._check_input(target_examples)
         rendered = self.inverse_transform(self._encode(examples), y_target, group_code=group_code)
         shift, scale = spread_map(*moments(feature_frames(rendered)), *moments(feature_frames(examples)))
         converted = self.inverse_transform(self.transform(X), y_target, group_code=group_code)
