@@ -11,7 +11,8 @@ real target utterance exists and the conversion is scored against it:
   fraction of conversions judged as the *target* and as the *source*;
 - mel-cepstral distortion (MCD, dB; DCT of the log-mel amplitude,
   coefficients 1-24) and log-mel MSE against the real target after DTW;
-- speaker accuracy of a frame MLP on the content code (chance 1/8).
+- speaker accuracy of a frame MLP on the content code (chance 1/8; a probe that
+  learned nothing scores the most frequent voice's share of the frames).
 
 Baselines in the same run: the unchanged source, the target's mean frame, and
 the per-bin mean/std shift from source to target statistics. An unseen voice
@@ -282,15 +283,18 @@ def code_frames(model, corpus, norm, idx):
 
 
 def code_accuracy(model, corpus, norm):
-    """Speaker accuracy of a frame MLP on the content code, held-out sentences."""
+    """Speaker accuracy of a frame MLP on the content code, held-out sentences;
+    and the held-out share of the most frequent speaker's frames (what a probe
+    that learned nothing scores: the voices speak at different speeds)."""
     Ztr, ytr = code_frames(model, corpus, norm, corpus.seen_train)
     Zte, yte = code_frames(model, corpus, norm, np.flatnonzero(~corpus.is_train & corpus.is_seen))
     rng = np.random.RandomState(0)
     keep = rng.choice(len(Ztr), min(len(Ztr), 30000), replace=False)
     probe = MLPClassifier((256,), early_stopping=True, max_iter=100, random_state=0)
     code_acc = probe.fit(Ztr[keep], ytr[keep]).score(Zte, yte)
-    print(f"content code -> speaker: {code_acc:.3f}", flush=True)
-    return code_acc
+    majority = np.unique(yte, return_counts=True)[1].max() / len(yte)
+    print(f"content code -> speaker: {code_acc:.3f} (most frequent voice {majority:.3f})", flush=True)
+    return code_acc, majority
 
 
 @dataclass
@@ -462,7 +466,8 @@ Reproduce: `python benchmarks/bench_vc.py {reproduce_args(args)}`.
 
 {table(rows)}
 
-Content code -> speaker (frame MLP, held-out sentences; chance 0.125): **{code_acc:.3f}**
+Content code -> speaker (frame MLP, held-out sentences; chance 0.125, always answering the
+most frequent voice {code_acc[1]:.3f}): **{code_acc[0]:.3f}**
 
 ## Unseen voice (`embed_group` from {n_ex} frames = {n_ex / 100:.1f} s)
 
