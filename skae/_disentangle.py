@@ -77,6 +77,12 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
       stable, but it relies on choosing ``n_components`` well.
 
     Scale the input first (e.g. ``StandardScaler``); the network sees float32.
+    The defaults are sized for rows. On log-mel speech a narrower content code
+    in a wider network trained longer converts closer to the real target
+    (``n_components=3, hidden_layer_sizes=(256, 256), batch_size=32,
+    max_epochs=40``: mel-cepstral distortion 2.90-3.01 dB against 3.22-3.38 dB
+    at the defaults, over three seeds of the documentation's benchmark, for
+    about 3.5 times the fit time).
 
     Parameters
     ----------
