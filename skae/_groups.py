@@ -296,13 +296,13 @@ class GroupConversionMixin:
         strength = self._variance_compensation(
             variance_compensation, y_target, group_code, target_examples
         )
-        if strength > 0:
-            converted = self.inverse_transform(self.transform(X), y_target)
+        if target_examples is None:
+            converted = self.inverse_transform(self.transform(X), y_target, group_code=group_code)
+            if strength == 0:
+                return converted
+            # strength > 0 only for targets given by label (y_target alone).
             ids = group_ids(self.classes_, y_target, len(converted))
             return apply_map(converted, *compensation_map(self._group_moments[ids], strength))
-        if target_examples is None:
-            return self.inverse_transform(self.transform(X), y_target, group_code=group_code)
-        check_is_fitted(self)
         if np.size(y_target) > 1 or (group_code is not None and np.ndim(group_code) > 1
                                      and len(group_code) > 1):
             raise ValueError(
