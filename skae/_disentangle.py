@@ -23,7 +23,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
 from ._data import subsample
 from ._disentangle_modules import DisentangledConv, DisentangledMLP
-from ._groups import GroupConversionMixin, encode_groups, group_ids
+from ._group_labels import encode_groups, group_ids
+from ._groups import GroupConversionMixin
 from ._sequence_input import SequenceInputMixin
 from ._sequences import is_sequences
 from ._spread import group_moments

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skae._groups import encode_groups, group_codes, group_ids
+from skae._group_labels import encode_groups, group_codes, group_ids
 from skae._sequences import check_sequence_labels, check_sequences, cut_windows, is_sequences
 
 
