@@ -483,12 +483,15 @@ below the shift baseline, content code -> speaker <= 0.25.
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     kept = ""
-    if out.exists():  # bench_oneshot.py's section stays
+    if out.exists():  # bench_oneshot.py's section and notes added by hand stay
         old = out.read_text()
         begin = old.find("<!-- bench_oneshot: begin -->")
         end = old.find("<!-- bench_oneshot: end -->")
         if 0 <= begin < end:
             kept = "\n" + old[begin:end + len("<!-- bench_oneshot: end -->")] + "\n"
+        notes = old.find("\n## Notes")
+        if notes >= 0:
+            kept += old[notes:]
     out.write_text(text + kept)
     print(text)
 
