@@ -215,7 +215,7 @@ class BaseAutoEncoder(
                 self.optimizer, self.optimizer_kwargs, self.weight_decay, device
             )
             net.set_optimizer(optimizer, options, self.lr)
-            net.batch_size = self.batch_size
+            net.batch_size = self._resolved("batch_size")
             net.precision = self.precision
             net.compile_forward = self.compile
         else:
@@ -245,7 +245,7 @@ class BaseAutoEncoder(
                 TensorData(
                     X_tensor, cond_tensor, _weight_tensor(weight, X_tensor.device), device=device
                 ),
-                epochs=1 if partial else self.max_epochs,
+                epochs=1 if partial else self._resolved("max_epochs"),
             )
 
         self.net_ = net
@@ -270,10 +270,10 @@ class BaseAutoEncoder(
             stopper is not None
             and stopper.misses_ < stopper.patience
             # Every epoch ran: a user's EarlyStopping did not stop it either.
-            and n_epochs >= self.max_epochs
+            and n_epochs >= self._resolved("max_epochs")
         ):
             warnings.warn(
-                f"{name} reached max_epochs={self.max_epochs} before the loss "
+                f"{name} reached max_epochs={self._resolved('max_epochs')} before the loss "
                 "stopped improving; increase max_epochs.",
                 ConvergenceWarning,
             )
@@ -281,6 +281,15 @@ class BaseAutoEncoder(
     @staticmethod
     def _rng_devices(device):
         return [device.index or 0] if device.type == "cuda" else []
+
+    def _resolved(self, name):
+        """The value of the parameter ``name`` that training uses.
+
+        The parameter as set. An estimator whose ``"auto"`` sizes depend on
+        the kind of input resolves them here; it is called once
+        ``_check_fit_data`` has seen the input.
+        """
+        return getattr(self, name)
 
     def _make_net(self, n_features, device, seed):
         """A new, initialised engine with a new module for rows of ``n_features``."""
@@ -293,8 +302,8 @@ class BaseAutoEncoder(
             optimizer=optimizer,
             **options,
             lr=self.lr,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
+            batch_size=self._resolved("batch_size"),
+            max_epochs=self._resolved("max_epochs"),
             generator=torch.Generator().manual_seed(int(seed)),
             device=str(device),
             precision=self.precision,

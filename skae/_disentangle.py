@@ -31,6 +31,19 @@ from ._spread import group_moments
 
 METHODS = ("mmd", "adversarial", "instance_norm", "bottleneck")
 
+#: What ``"auto"`` sizes are: (for rows, for sequences). Sequences get a
+#: narrower content code per frame in a wider convolutional network, trained
+#: on batches of fewer (each 64-frame) windows; as windows half overlap, 50
+#: epochs pass over every frame 100 times, as 100 epochs over rows. On log-mel
+#: speech the rows' sizes keep the mel-cepstral distortion of conversions
+#: above 3.2 dB (``benchmarks/results/vc_defaults.md``).
+AUTO_SIZES = {
+    "n_components": (8, 3),
+    "hidden_layer_sizes": ((128, 64), (256, 256)),
+    "batch_size": (256, 32),
+    "max_epochs": (100, 50),
+}
+
 
 
 class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAutoEncoder):
@@ -78,17 +91,19 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
       stable, but it relies on choosing ``n_components`` well.
 
     Scale the input first (e.g. ``StandardScaler``); the network sees float32.
-    The defaults are sized for rows. On log-mel speech a narrower content code
-    in a wider network trained longer converts closer to the real target
-    (``n_components=3, hidden_layer_sizes=(256, 256), batch_size=32,
-    max_epochs=40``: mel-cepstral distortion 2.90-3.01 dB against 3.22-3.38 dB
-    at the defaults, over three seeds of the documentation's benchmark, for
-    about 3.5 times the fit time).
+    The sizes default to ``"auto"``, which depends on the kind of input: rows
+    get a content code of 8 numbers in a 128/64 network, batches of 256 rows;
+    sequences a content code of 3 channels per frame in a 256/256
+    convolutional network, batches of 32 windows. On log-mel speech the rows'
+    sizes convert further from the real target (mel-cepstral distortion
+    3.22-3.38 dB over three seeds of the documentation's benchmark, against
+    2.90-3.01 dB), at about a third of the fit time.
 
     Parameters
     ----------
-    n_components : int, default=8
-        Width of the content code (per frame for sequences).
+    n_components : int or "auto", default="auto"
+        Width of the content code (per frame for sequences). ``"auto"``: 8
+        for rows, 3 for sequences.
     group_dim : int, default=16
         Width of the group code.
     method : {"mmd", "adversarial", "instance_norm", "bottleneck"}, \
@@ -131,9 +146,10 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
     segment_length : int, default=64
         Frames per training window for sequence input (shorter sequences are
         padded by repeating their last frame); ignored for rows.
-    hidden_layer_sizes : tuple of int, default=(128, 64)
+    hidden_layer_sizes : tuple of int or "auto", default="auto"
         Hidden widths (channels for sequences) of the encoder; the decoder
-        uses them reversed, the adversary as given.
+        uses them reversed, the adversary as given. ``"auto"``: ``(128, 64)``
+        for rows, ``(256, 256)`` for sequences.
     activation : {"relu", "leaky_relu", "elu", "gelu", "selu", "tanh", \
             "sigmoid", "identity"}, default="relu"
         Activation after each hidden layer.
@@ -154,12 +170,14 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         Learning rate.
     weight_decay : float, default=0.0
         Weight decay passed to the optimizer.
-    batch_size : int, default=256
-        Rows (or windows) per training step.
-    max_epochs : int, default=100
-        Maximum number of passes over the training data. Training usually
-        ends earlier, when the monitored loss stops improving (see
-        ``early_stopping``).
+    batch_size : int or "auto", default="auto"
+        Rows (or windows) per training step. ``"auto"``: 256 rows, or 32
+        windows of ``segment_length`` frames.
+    max_epochs : int or "auto", default="auto"
+        Maximum number of passes over the training data (rows or windows).
+        Training usually ends earlier, when the monitored loss stops
+        improving (see ``early_stopping``). ``"auto"``: 100 for rows, 50 for
+        sequences (windows half overlap, so each frame is seen 100 times).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, then
@@ -273,11 +291,15 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         "group_encoder": ["boolean"],
         "n_codes": [Interval(Integral, 2, None, closed="left"), None],
         "code_jitter": [Interval(Real, 0, 1, closed="both")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "hidden_layer_sizes": ["array-like", StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
         self,
-        n_components=8,
+        n_components="auto",
         *,
         group_dim=16,
         method="mmd",
@@ -287,7 +309,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         mmd_weight=10.0,
         adversary_weight=0.3,
         segment_length=64,
-        hidden_layer_sizes=(128, 64),
+        hidden_layer_sizes="auto",
         activation="relu",
         dropout=0.0,
         batch_norm=False,
@@ -296,8 +318,8 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         optimizer_kwargs=None,
         lr=1e-3,
         weight_decay=0.0,
-        batch_size=256,
-        max_epochs=100,
+        batch_size="auto",
+        max_epochs="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -407,8 +429,18 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
             ids = group_ids(self.classes_, y, len(y))
         return X, ids[owners]
 
+    def _resolved(self, name):
+        """A parameter's value for this fit: ``"auto"`` by the kind of input."""
+        value = getattr(self, name)
+        if isinstance(value, str) and value == "auto":
+            return AUTO_SIZES[name][self._sequence_input]
+        return value
+
     def _build_module(self, n_features):
-        shape = (self.n_components, len(self.classes_), self.group_dim, tuple(self.hidden_layer_sizes))
+        shape = (
+            self._resolved("n_components"), len(self.classes_), self.group_dim,
+            tuple(self._resolved("hidden_layer_sizes")),
+        )
         common = dict(
             activation=self.activation,
             dropout=self.dropout,
@@ -432,7 +464,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         with a group encoder, make each trained group's code its mean encoded code;
         record each group's moments for ``convert(variance_compensation=)``."""
         codes = self._encode(X)
-        self._training_codes = subsample(codes.reshape(-1, self.n_components), _MAX_KEPT_CODES)
+        self._training_codes = subsample(codes.reshape(-1, codes.shape[-1]), _MAX_KEPT_CODES)
         module = self.net_.module_
         if module.group_encoder is not None:
             # Each group's code: the mean encoded code of all its windows

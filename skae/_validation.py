@@ -32,7 +32,7 @@ def check_training_setup(estimator, X, partial):
 
     ``partial`` is a ``partial_fit`` call (one epoch, no validation split).
     """
-    sizes = estimator.hidden_layer_sizes
+    sizes = estimator._resolved("hidden_layer_sizes")
     try:
         ok = all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes)
     except TypeError:
@@ -55,10 +55,11 @@ def check_training_setup(estimator, X, partial):
         )
     n_valid = min(max(1, int(round(estimator.validation_fraction * len(X)))), len(X) - 1)
     n_train = len(X) - n_valid if holds_out else len(X)
-    if estimator.batch_norm and (estimator.batch_size < 2 or n_train < 2):
+    batch_size = estimator._resolved("batch_size")
+    if estimator.batch_norm and (batch_size < 2 or n_train < 2):
         raise ValueError(
             "batch_norm=True needs at least 2 rows per training batch; got "
-            f"batch_size={estimator.batch_size} and {n_train} training rows."
+            f"batch_size={batch_size} and {n_train} training rows."
         )
     for item in estimator.callbacks or []:
         named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from sklearn.model_selection import cross_val_score
 from sklearn.neural_network import MLPClassifier
 
@@ -86,14 +87,37 @@ def test_defaults_hide_the_group_in_a_code_wider_than_the_content():
     mean, std = X[:1400].mean(0), X[:1400].std(0)
     X = (X - mean) / std
     model = DisentangledAutoEncoder(device="cpu", random_state=0).fit(X[:1400], y[:1400])
-    assert model.method == "mmd" and model.n_components == 8
     Z = model.transform(X)
+    assert model.method == "mmd" and Z.shape == (2000, 8)
     probe = MLPClassifier((64,), max_iter=500, random_state=0).fit(Z[:1400], y[:1400])
     assert probe.score(Z[1400:], y[1400:]) <= 1 / n_groups + 0.15
     y_target = (y[1400:] + 1) % n_groups
     X_true = (truth.render(c[1400:], y_target) - mean) / std
     error = relative_error(model.convert(X[1400:], y_target), X_true)
     assert error < 0.25 * relative_error(X[1400:], X_true), error
+
+
+def test_auto_sizes_follow_the_kind_of_input(sequences):
+    # "auto" sizes rows as rows and sequences as speech-like frames; a size
+    # that is set wins, and a later fit on the other kind resizes the network.
+    _, _, y, X, _ = sequences
+    X, y = X[:12], y[:12]  # one batch of windows per epoch: 50 short epochs
+    model = DisentangledAutoEncoder(device="cpu", random_state=0)
+    model.fit(X, y)
+    assert model.transform(X).shape == (*X.shape[:2], 3)
+    assert (model.net_.batch_size, model.net_.max_epochs) == (32, 50)
+    assert model.n_iter_ <= 50 and model.module_.to_code.in_channels == 256
+    rows = X[:, 0]
+    model.set_params(max_epochs=1).fit(rows, y)
+    assert model.transform(rows).shape == (len(rows), 8) and model.net_.batch_size == 256
+    assert [layer.out_features for layer in model.module_.encoder.modules()
+            if isinstance(layer, torch.nn.Linear)] == [128, 64, 8]
+    assert model.get_params()["n_components"] == "auto"
+    model.set_params(n_components=5, batch_size=7, hidden_layer_sizes=(16,)).fit(X, y)
+    assert model.transform(X).shape[-1] == 5 and model.net_.batch_size == 7
+    assert model.module_.to_code.in_channels == 16
+    with pytest.raises(ValueError, match="n_components"):
+        DisentangledAutoEncoder(n_components="wide").fit(rows, y)
 
 
 def test_adversary_alone_leaves_the_group_in_a_wide_code(rows):
