@@ -92,12 +92,13 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
 
     Scale the input first (e.g. ``StandardScaler``); the network sees float32.
     The sizes default to ``"auto"``, which depends on the kind of input: rows
-    get a content code of 8 numbers in a 128/64 network, batches of 256 rows;
-    sequences a content code of 3 channels per frame in a 256/256
-    convolutional network, batches of 32 windows. On log-mel speech the rows'
-    sizes convert further from the real target (mel-cepstral distortion
-    3.22-3.38 dB over three seeds of the documentation's benchmark, against
-    2.90-3.01 dB), at about a third of the fit time.
+    get a content code of 8 numbers in a 128/64 network, batches of 256 rows
+    and 100 epochs; sequences a content code of 3 channels per frame in a
+    256/256 convolutional network, batches of 32 windows and 50 epochs. On
+    log-mel speech the rows' sizes convert further from the real target
+    (mel-cepstral distortion 3.22-3.38 dB over three seeds of the
+    documentation's benchmark, against 2.91-2.95 dB), at about a quarter of
+    the fit time.
 
     Parameters
     ----------
