@@ -45,7 +45,6 @@ AUTO_SIZES = {
 }
 
 
-
 class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAutoEncoder):
     """Autoencoder whose code is split into content and group.
 
