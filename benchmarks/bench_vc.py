@@ -483,15 +483,11 @@ below the shift baseline, content code -> speaker <= 0.25.
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     kept = ""
-    if out.exists():  # bench_oneshot.py's section and notes added by hand stay
+    if out.exists():  # what follows the tables stays: notes added by hand, bench_oneshot.py's section
         old = out.read_text()
-        begin = old.find("<!-- bench_oneshot: begin -->")
-        end = old.find("<!-- bench_oneshot: end -->")
-        if 0 <= begin < end:
-            kept = "\n" + old[begin:end + len("<!-- bench_oneshot: end -->")] + "\n"
-        notes = old.find("\n## Notes")
-        if notes >= 0:
-            kept += old[notes:]
+        starts = [i for i in (old.find("\n## Notes"), old.find("<!-- bench_oneshot: begin -->")) if i >= 0]
+        if starts:
+            kept = "\n" + old[min(starts):].lstrip("\n")
     out.write_text(text + kept)
     print(text)
 
