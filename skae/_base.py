@@ -258,7 +258,7 @@ class BaseAutoEncoder(
         self._warn_how_training_ended(net, stopper, len(net.history) - n_epochs_before)
 
     def _warn_how_training_ended(self, net, stopper, n_epochs):
-        name = type(self).__name__
+        name, max_epochs = type(self).__name__, self._resolved("max_epochs")
         if net.interrupted_:
             warnings.warn(
                 f"{name} training was interrupted (KeyboardInterrupt) after "
@@ -270,10 +270,10 @@ class BaseAutoEncoder(
             stopper is not None
             and stopper.misses_ < stopper.patience
             # Every epoch ran: a user's EarlyStopping did not stop it either.
-            and n_epochs >= self._resolved("max_epochs")
+            and n_epochs >= max_epochs
         ):
             warnings.warn(
-                f"{name} reached max_epochs={self._resolved('max_epochs')} before the loss "
+                f"{name} reached max_epochs={max_epochs} before the loss "
                 "stopped improving; increase max_epochs.",
                 ConvergenceWarning,
             )
