@@ -153,7 +153,7 @@ class _SkaeAround(_Sklearn):
 
     def fit(self, X):
         from skae import AEOutlierDetector
-        from skae._outlier_models import default_estimator as _default_estimator
+        from skae._outlier.defaults import default_estimator as _default_estimator
 
         estimator = self.make(_default_estimator(X.shape[1]))
         self.estimator = AEOutlierDetector(

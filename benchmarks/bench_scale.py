@@ -17,7 +17,7 @@ encodes every row. Reported per N:
 
 skae shuffles rows of a file-backed array in blocks of 1 MiB, visited in a
 random order and read 64 MiB at a time, rows shuffled within that window
-(``skae._data.BatchIterator``). The reference row ``full permutation`` is
+(``skae._engine.data.BatchIterator``). The reference row ``full permutation`` is
 the same fit with one permutation of all rows (what skae did before), whose
 every batch gathers rows from all over the file. The loss table compares the
 two shufflings' training loss after two epochs on an in-memory copy whose
@@ -148,7 +148,7 @@ def run_size(path, n_rows, full_permutation=False):
 
 def read_rate(path, block_rows, seconds):
     """Rows per second that the batch iterator delivers from the cold file (no training)."""
-    from skae._data import BatchIterator, TensorData, as_tensor
+    from skae._engine.data import BatchIterator, TensorData, as_tensor
 
     drop_from_page_cache(path)
     data = TensorData(as_tensor(np.load(path, mmap_mode="r")))
@@ -166,7 +166,7 @@ def read_rate(path, block_rows, seconds):
 
 def moonshot(n_rows, folder):
     """One epoch and a transform of a file larger than this machine's memory."""
-    from skae._data import stream_block_rows
+    from skae._engine.data import stream_block_rows
 
     path = folder / "moonshot.npy"
     start = time.perf_counter()

@@ -174,7 +174,7 @@ def _rows_on_host(X):
     """skae with the rows kept in host memory, as for data larger than the GPU's."""
     from unittest import mock
 
-    with mock.patch("skae._data.DEVICE_DATA_FRACTION", 0.0):
+    with mock.patch("skae._engine.data.DEVICE_DATA_FRACTION", 0.0):
         return skae_ae(X, "cuda")
 
 
@@ -182,7 +182,7 @@ def _losses_read_each_batch(X):
     """skae reading each batch's loss at once (``loss.item()``), as skorch does."""
     from unittest import mock
 
-    with mock.patch("skae._net.loss_read_batches", lambda device: 1):
+    with mock.patch("skae._engine.net.loss_read_batches", lambda device: 1):
         return skae_ae(X, "cuda")
 
 

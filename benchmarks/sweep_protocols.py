@@ -131,7 +131,7 @@ def robust_scale(scores, train):
 # -- one job: one kind of fits on one (protocol, dataset, seed) --------------------
 def _detector(X_train, seed):
     from skae import AEOutlierDetector
-    from skae._outlier_models import default_estimator as _default_estimator
+    from skae._outlier.defaults import default_estimator as _default_estimator
 
     # The default autoencoder, on the CPU; seeded as AEOutlierDetector(random_state=seed).
     # One plain fit: the rules below do their own trimming and density terms.

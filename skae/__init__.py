@@ -1,16 +1,15 @@
 """scikit-learn compatible autoencoders on PyTorch."""
 
 from ._autoencoder import AutoEncoderTransformer
-from ._callbacks import TrainingDivergedError, TrainingInterruptedWarning
 from ._denoising import DenoisingAutoEncoder
 from ._disentangle import DisentangledAutoEncoder
-from ._distributed import data_parallel
+from ._engine.distributed import data_parallel
 from ._outlier import AEOutlierDetector
-from ._persistence import ModelFileError, load, save
+from ._persistence import load, save
 from ._vae import VariationalAutoEncoder
+from ._version import __version__
 from ._vq import VQTransformer
-
-__version__ = "0.1.0.dev0"
+from .exceptions import ModelFileError, TrainingDivergedError, TrainingInterruptedWarning
 
 __all__ = [
     "AEOutlierDetector",

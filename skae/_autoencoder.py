@@ -3,8 +3,8 @@
 from torch import nn
 
 from ._base import BaseAutoEncoder
-from ._modules import EncoderDecoder
-from ._networks import encoder_decoder
+from ._nn.mlp import EncoderDecoder
+from ._encoder_decoder import encoder_decoder
 from ._rows import RowTransformerMixin
 
 
@@ -43,7 +43,7 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
         ``(channels, height, width)`` or ``(height, width)`` of an image whose
         pixels make up each row (channel first, then row by row, as
         ``images.reshape(len(images), -1)`` gives): the encoder and decoder
-        are then convolutional (:class:`skae._conv.ConvEncoder`, stride-2
+        are then convolutional (:class:`skae._nn.conv.ConvEncoder`, stride-2
         3x3 convolutions with ``hidden_layer_sizes`` as their channels, and
         its mirror), e.g. ``input_shape=(8, 8), hidden_layer_sizes=(32, 64)``
         for scikit-learn's digits. One size may be -1, inferred from the
@@ -124,10 +124,10 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, when ``X`` has string
         column names.
-    net_ : skae._net.ReconstructionNet
+    net_ : skae._engine.net.ReconstructionNet
         The skorch net that trained the module.
     module_ : torch.nn.Module
-        The trained encoder/decoder (:class:`skae._modules.EncoderDecoder`).
+        The trained encoder/decoder (:class:`skae._nn.mlp.EncoderDecoder`).
     history_ : skorch.callbacks.History
         Per-epoch losses, e.g. ``history_[:, "train_loss"]`` and, with early
         stopping, ``history_[:, "valid_loss"]``.

@@ -2,7 +2,7 @@
 
 :class:`BaseAutoEncoder` holds what all estimators share: the parameters and
 their constraints, the choice of device, seeding, training through the one
-engine (:class:`skae._net.ReconstructionNet`), the fitted state and batched
+engine (:class:`skae._engine.net.ReconstructionNet`), the fitted state and batched
 inference. A concrete estimator says which ``nn.Module`` it trains
 (:meth:`BaseAutoEncoder._build_module`), how its training input is validated
 (:meth:`BaseAutoEncoder._check_fit_data`), and optionally how it corrupts
@@ -30,26 +30,26 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
-from ._callbacks import TrainingInterruptedWarning, on_terminal, set_callback_params
-from ._choices import (
+from ._engine.callbacks import on_terminal, set_callback_params
+from ._engine.choices import (
     LOSSES,
     OPTIMIZERS,
     PRECISIONS,
     optimizer_options,
     resolve_device,
 )
-from ._data import (
+from ._engine.data import (
     TensorData,
     as_tensor,
     is_file_backed,
     stream_block_rows,
-    subsample,
     training_rows,
 )
 from ._fitted import FittedNetworkMixin, unchanged_on_error
-from ._modules import ACTIVATIONS
-from ._net import ReconstructionNet
-from ._validation import check_training_setup
+from ._nn.mlp import ACTIVATIONS
+from ._engine.net import ReconstructionNet
+from ._utils import check_training_setup, subsample
+from .exceptions import TrainingInterruptedWarning
 
 #: Training codes kept to fit the latent density used by ``sample``.
 _MAX_KEPT_CODES = 10_000

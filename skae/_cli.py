@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ._demo import run_demo
-from ._outlier import AEOutlierDetector
+from ._outlier.detector import AEOutlierDetector
 from ._persistence import load, save
 
 #: Cells that parse as floats but are no values a detector can use.

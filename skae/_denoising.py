@@ -1,7 +1,7 @@
 """The denoising autoencoder: rebuild clean rows from corrupted ones.
 
 The estimator is :class:`skae.AutoEncoderTransformer` plus a batch corruption
-handed to the training engine (:class:`skae._net.ReconstructionNet`), which
+handed to the training engine (:class:`skae._engine.net.ReconstructionNet`), which
 applies it to the input of every training batch, never to the target and never
 at validation or inference. The corruptions are in :mod:`skae._noise`.
 """
@@ -82,7 +82,7 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
         ``(channels, height, width)`` or ``(height, width)`` of an image whose
         pixels make up each row (channel first, then row by row, as
         ``images.reshape(len(images), -1)`` gives): the encoder and decoder
-        are then convolutional (:class:`skae._conv.ConvEncoder`, stride-2
+        are then convolutional (:class:`skae._nn.conv.ConvEncoder`, stride-2
         3x3 convolutions with ``hidden_layer_sizes`` as their channels, and
         its mirror), e.g. ``input_shape=(8, 8), hidden_layer_sizes=(32, 64)``
         for scikit-learn's digits. One size may be -1, inferred from the
@@ -163,11 +163,11 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, when ``X`` has string
         column names.
-    net_ : skae._net.ReconstructionNet
+    net_ : skae._engine.net.ReconstructionNet
         The skorch net that trained the module; ``net_.corruption`` is the
         corruption it applied.
     module_ : torch.nn.Module
-        The trained encoder/decoder (:class:`skae._modules.EncoderDecoder`).
+        The trained encoder/decoder (:class:`skae._nn.mlp.EncoderDecoder`).
     history_ : skorch.callbacks.History
         Per-epoch losses, e.g. ``history_[:, "train_loss"]`` (on corrupted
         inputs) and, with early stopping, ``history_[:, "valid_loss"]`` (on

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._choices import in_precision
-from ._inference import apply_batched
+from ._engine.choices import in_precision
+from ._engine.inference import apply_batched
 
 
 @contextmanager

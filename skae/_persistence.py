@@ -31,49 +31,85 @@ import torch
 from sklearn.base import BaseEstimator
 from skorch.history import History
 
-from ._choices import loadable_device, resolve_device
+from ._engine.choices import loadable_device, resolve_device
+from ._version import __version__
+from .exceptions import ModelFileError
 
 FORMAT = "skae-model"
-FORMAT_VERSION = 1
+#: 2: classes named by their public names (``skae.AEOutlierDetector``), so
+#: that moving a class between private modules keeps every file loadable.
+#: 1: classes named by their defining module (``skae._outlier.AEOutlierDetector``).
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "skae.json"
 
-#: The scikit-learn classes a model file may hold besides skae's, by name.
+#: The scikit-learn classes a model file may hold besides skae's, by public name.
 SKLEARN_CLASSES = (
     "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.preprocessing._data.MinMaxScaler",
-    "sklearn.preprocessing._data.MaxAbsScaler",
-    "sklearn.preprocessing._data.RobustScaler",
-    "sklearn.preprocessing._data.Normalizer",
-    "sklearn.decomposition._pca.PCA",
+    "sklearn.preprocessing.StandardScaler",
+    "sklearn.preprocessing.MinMaxScaler",
+    "sklearn.preprocessing.MaxAbsScaler",
+    "sklearn.preprocessing.RobustScaler",
+    "sklearn.preprocessing.Normalizer",
+    "sklearn.decomposition.PCA",
 )
 SKAE_CLASSES = (
-    "skae._autoencoder.AutoEncoderTransformer",
-    "skae._denoising.DenoisingAutoEncoder",
-    "skae._vq.VQTransformer",
-    "skae._outlier.AEOutlierDetector",
-    "skae._disentangle.DisentangledAutoEncoder",
-    "skae._vae.VariationalAutoEncoder",
+    "skae.AutoEncoderTransformer",
+    "skae.DenoisingAutoEncoder",
+    "skae.VQTransformer",
+    "skae.AEOutlierDetector",
+    "skae.DisentangledAutoEncoder",
+    "skae.VariationalAutoEncoder",
 )
+ALLOWED_CLASSES = SKAE_CLASSES + SKLEARN_CLASSES
+#: How format 1 named each allowed class (by the module that defined it then).
+FORMAT_1_NAMES = {
+    "skae._autoencoder.AutoEncoderTransformer": "skae.AutoEncoderTransformer",
+    "skae._denoising.DenoisingAutoEncoder": "skae.DenoisingAutoEncoder",
+    "skae._vq.VQTransformer": "skae.VQTransformer",
+    "skae._outlier.AEOutlierDetector": "skae.AEOutlierDetector",
+    "skae._disentangle.DisentangledAutoEncoder": "skae.DisentangledAutoEncoder",
+    "skae._vae.VariationalAutoEncoder": "skae.VariationalAutoEncoder",
+    "sklearn.pipeline.Pipeline": "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler": "sklearn.preprocessing.StandardScaler",
+    "sklearn.preprocessing._data.MinMaxScaler": "sklearn.preprocessing.MinMaxScaler",
+    "sklearn.preprocessing._data.MaxAbsScaler": "sklearn.preprocessing.MaxAbsScaler",
+    "sklearn.preprocessing._data.RobustScaler": "sklearn.preprocessing.RobustScaler",
+    "sklearn.preprocessing._data.Normalizer": "sklearn.preprocessing.Normalizer",
+    "sklearn.decomposition._pca.PCA": "sklearn.decomposition.PCA",
+}
 #: Fitted caches that are recomputed on demand, so never saved.
 _CACHES = {"_latent_density": None}
 #: Optimizer-group options that depend on the device, not on training.
 _DEVICE_OPTIONS = ("fused", "foreach", "capturable", "differentiable")
 
 
-class ModelFileError(ValueError):
-    """A model file is not one skae wrote, or was truncated or altered."""
+def _import_public(name):
+    """The object a public dotted name such as ``skae.VQTransformer`` names."""
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module), attr, None)
 
 
-def _qualname(cls):
-    return f"{cls.__module__}.{cls.__qualname__}"
+def _public_name(cls):
+    """The allowed public name of ``cls``, or None when it has none."""
+    return next((name for name in ALLOWED_CLASSES if _import_public(name) is cls), None)
 
 
 def _allowed_class(name):
-    if name not in SKAE_CLASSES + SKLEARN_CLASSES:
+    if name not in ALLOWED_CLASSES:
         raise ModelFileError(f"The model file names a class that is not allowed: {name!r}.")
-    module, _, attr = name.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
+    return _import_public(name)
+
+
+def _optimizer_name(cls):
+    """``torch.optim.<Name>`` for one of torch's optimizers (its public name)."""
+    name = f"torch.optim.{cls.__name__}"
+    if _import_public(name) is not cls:
+        raise TypeError(
+            f"{cls.__module__}.{cls.__qualname__} is outside torch.optim: only torch's own "
+            "optimizers can be loaded back"
+        )
+    return name
 
 
 def _optimizer_class(name):
@@ -126,12 +162,10 @@ class _Writer:
         if isinstance(value, torch.device):
             return {"__device__": str(value)}
         if isinstance(value, type) and issubclass(value, torch.optim.Optimizer):
-            name = _qualname(value)
-            try:
-                _optimizer_class(name)  # only torch's own optimizers can be loaded back
-            except ModelFileError as exc:
+            try:  # only torch's own optimizers can be loaded back
+                return {"__optimizer__": _optimizer_name(value)}
+            except TypeError as exc:
                 raise TypeError(f"{path}: {exc}") from None
-            return {"__optimizer__": name}
         if isinstance(value, BaseEstimator):
             return self.estimator(value, path)
         raise TypeError(
@@ -139,9 +173,13 @@ class _Writer:
         )
 
     def estimator(self, estimator, path):
-        name = _qualname(type(estimator))
-        if name not in SKAE_CLASSES + SKLEARN_CLASSES:
-            raise TypeError(f"{path} is a {name}, which skae.save does not know how to save")
+        name = _public_name(type(estimator))
+        if name is None:
+            cls = type(estimator)
+            raise TypeError(
+                f"{path} is a {cls.__module__}.{cls.__qualname__}, which skae.save does not "
+                "know how to save"
+            )
         params = estimator.get_params(deep=False)
         for key, reason in (
             ("callbacks", "callbacks are arbitrary objects"),
@@ -209,7 +247,7 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "versions": {
-            "skae": importlib.import_module("skae").__version__,
+            "skae": __version__,
             "torch": torch.__version__,
             "scikit-learn": sklearn.__version__,
             "numpy": np.__version__,
@@ -227,10 +265,11 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
 class _Reader:
     """Rebuilds objects from JSON nodes and the archive's arrays."""
 
-    def __init__(self, archive, digests, device):
+    def __init__(self, archive, digests, device, format_version=FORMAT_VERSION):
         self.archive = archive
         self.digests = digests
         self.device = device
+        self.format_version = format_version
 
     def array(self, name):
         if name not in self.digests:
@@ -277,7 +316,10 @@ class _Reader:
         raise ModelFileError(f"Unknown entry {kind!r} in the model file.")
 
     def estimator(self, node):
-        cls = _allowed_class(node["__estimator__"])
+        name = node["__estimator__"]
+        if self.format_version == 1:
+            name = FORMAT_1_NAMES.get(name, name)
+        cls = _allowed_class(name)
         params = self.decode({"__dict__": list(node["params"].items())})
         if params.get("memory") is not None:
             raise ModelFileError("The model file sets a Pipeline memory (a cache folder).")
@@ -354,13 +396,14 @@ def load(path: str | os.PathLike, device: str | torch.device | None = None) -> B
                 raise ModelFileError(f"{path} has no {MANIFEST}: not a skae model file.") from None
             if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
                 raise ModelFileError(f"{path} is not a skae model file.")
-            if manifest.get("format_version") != FORMAT_VERSION:
+            version = manifest.get("format_version")
+            if version not in READABLE_VERSIONS:
                 raise ModelFileError(
-                    f"{path} has format version {manifest.get('format_version')!r}; this skae "
-                    f"reads version {FORMAT_VERSION}."
+                    f"{path} has format version {version!r}; this skae reads versions "
+                    f"{', '.join(map(str, READABLE_VERSIONS))}."
                 )
             device = None if device is None else str(resolve_device(device))
-            reader = _Reader(archive, manifest.get("sha256", {}), device)
+            reader = _Reader(archive, manifest.get("sha256", {}), device, version)
             try:
                 return reader.decode(manifest["object"])
             except ModelFileError:

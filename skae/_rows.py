@@ -14,8 +14,8 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._choices import entry_losses
-from ._validation import check_flag, check_n_samples
+from ._engine.choices import entry_losses
+from ._utils import check_flag, check_n_samples
 
 
 class RowTransformerMixin:

@@ -1,8 +1,8 @@
 """The variational autoencoder: a generative model of rows.
 
-:class:`VariationalAutoEncoder` trains :class:`skae._vae_modules.GaussianVAE`
+:class:`VariationalAutoEncoder` trains :class:`skae._nn.vae.GaussianVAE`
 through the one training engine with the ELBO as loss: the engine's criterion
-is the likelihood term (:class:`skae._vae_modules.NormalNLL`) and the module
+is the likelihood term (:class:`skae._nn.vae.NormalNLL`) and the module
 adds the KL term. What it adds to the row transformer: ``score_samples`` as a
 log-likelihood estimate, and ``sample`` from the prior.
 """
@@ -17,10 +17,10 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
 from ._base import BaseAutoEncoder
-from ._networks import encoder_decoder
+from ._encoder_decoder import encoder_decoder
 from ._rows import RowTransformerMixin
-from ._vae_modules import GaussianVAE, NormalNLL
-from ._validation import check_n_samples
+from ._nn.vae import GaussianVAE, NormalNLL
+from ._utils import check_n_samples
 
 
 class KLWarmup(Callback):
@@ -138,10 +138,10 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, when ``X`` has string
         column names.
-    net_ : skae._net.ReconstructionNet
+    net_ : skae._engine.net.ReconstructionNet
         The skorch net that trained the module.
     module_ : torch.nn.Module
-        The trained network (:class:`skae._vae_modules.GaussianVAE`).
+        The trained network (:class:`skae._nn.vae.GaussianVAE`).
     history_ : skorch.callbacks.History
         Per-epoch losses (minus the ELBO per entry, in nats).
     n_iter_ : int

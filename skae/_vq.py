@@ -8,11 +8,11 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
-from ._codes import check_codes, code_usage
-from ._data import subsample
-from ._inference import raise_not_finite
-from ._networks import encoder_decoder
-from ._quantizer import VQAutoEncoder
+from ._vq_codes import check_codes, code_usage
+from ._utils import subsample
+from ._engine.inference import raise_not_finite
+from ._encoder_decoder import encoder_decoder
+from ._nn.quantizer import VQAutoEncoder
 from ._rows import RowTransformerMixin
 
 
@@ -161,11 +161,11 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, when ``X`` has string
         column names.
-    net_ : skae._net.ReconstructionNet
+    net_ : skae._engine.net.ReconstructionNet
         The skorch net that trained the module.
     module_ : torch.nn.Module
         The trained encoder, quantizer and decoder
-        (:class:`skae._quantizer.VQAutoEncoder`).
+        (:class:`skae._nn.quantizer.VQAutoEncoder`).
     history_ : skorch.callbacks.History
         Per-epoch losses (reconstruction plus commitment), e.g.
         ``history_[:, "train_loss"]``.

@@ -13,8 +13,8 @@ import torch
 
 import skae
 from skae import AutoEncoderTransformer, DenoisingAutoEncoder, VQTransformer
-from skae import _data
-from skae._data import BatchIterator, TensorData, training_rows
+from skae._engine import data as _data
+from skae._engine.data import BatchIterator, TensorData, training_rows
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 FAST = dict(
@@ -177,7 +177,7 @@ def test_cuda_half_precision_and_compile(X, precision):
 
 def test_losses_read_in_groups_are_the_losses_read_one_by_one(X, monkeypatch):
     # What an accelerator does (read 32 batch losses at once), on the CPU.
-    from skae import _net
+    from skae._engine import net as _net
 
     one_by_one = AutoEncoderTransformer(**{**FAST, "max_epochs": 4}).fit(X)
     monkeypatch.setattr(_net, "loss_read_batches", lambda device: 4)
@@ -190,7 +190,7 @@ def test_losses_read_in_groups_are_the_losses_read_one_by_one(X, monkeypatch):
 
 
 def test_divergence_is_caught_when_losses_are_read_in_groups(X, monkeypatch):
-    from skae import _net
+    from skae._engine import net as _net
 
     monkeypatch.setattr(_net, "loss_read_batches", lambda device: 4)
     ae = AutoEncoderTransformer(**{**FAST, "lr": 1e6, "optimizer": "sgd"})
@@ -204,7 +204,7 @@ def test_the_guard_checks_each_read_loss_once_and_stops_at_unread_ones():
 
     from skorch.history import History
 
-    from skae._callbacks import DivergenceGuard
+    from skae._engine.callbacks import DivergenceGuard
 
     history = History()
     history.new_epoch()

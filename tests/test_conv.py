@@ -8,8 +8,8 @@ from sklearn.datasets import load_digits
 
 import skae
 from skae import AEOutlierDetector, AutoEncoderTransformer, DenoisingAutoEncoder, VQTransformer
-from skae._conv import ConvDecoder, ConvEncoder
-from skae._networks import resolve_input_shape
+from skae._nn.conv import ConvDecoder, ConvEncoder
+from skae._encoder_decoder import resolve_input_shape
 
 FAST = dict(hidden_layer_sizes=(8, 16), max_epochs=20, batch_size=64, lr=3e-3, device="cpu",
             random_state=0)

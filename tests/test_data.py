@@ -1,10 +1,10 @@
-"""Tests of the in-memory batching helpers in skae._data."""
+"""Tests of the in-memory batching helpers in skae._engine.data."""
 
 import numpy as np
 import torch
 
-from skae._data import subsample
-from skae._inference import INFERENCE_BATCH_SIZE, apply_batched, items_per_chunk
+from skae._utils import subsample
+from skae._engine.inference import INFERENCE_BATCH_SIZE, apply_batched, items_per_chunk
 
 
 def test_apply_batched_stitches_chunks_in_order():

@@ -5,7 +5,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from skae import _espeak, datasets
+from skae.datasets import _espeak
+from skae import datasets
 
 
 def _has_espeak():

@@ -274,7 +274,7 @@ def group_encoder_model(max_epochs):
 def test_same_group_partners_pair_within_groups():
     import torch
 
-    from skae._group_encoder import same_group_partners
+    from skae._disentangle.group_encoder import same_group_partners
 
     torch.manual_seed(0)
     cond = torch.tensor([3, 1, 3, 2, 1, 1, 0, 3, 1])
@@ -375,7 +375,7 @@ def test_convert_calibrates_to_the_target_examples():
     with pytest.raises(ValueError, match="one target label or one group_code"):
         model.convert(X_source, np.zeros(20, dtype=int), target_examples=examples)
     # A feature rendered (nearly) flat is not blown up: the scale stays within bounds.
-    from skae._spread import moments, spread_map
+    from skae._disentangle.spread import moments, spread_map
 
     rendered, real = np.array([[1.0], [1.0 + 1e-5]]), np.array([[0.0], [1.0]])
     shift, scale = spread_map(*moments(rendered), *moments(real))
@@ -488,7 +488,7 @@ def test_vq_bottleneck_gives_discrete_content_units(sequences, tmp_path):
 def test_time_jitter_swaps_codes_with_neighbours_only():
     import torch
 
-    from skae._disentangle_modules import time_jitter
+    from skae._disentangle.modules import time_jitter
 
     torch.manual_seed(0)
     frames = torch.arange(400.0).reshape(1, 400, 1).repeat(2, 1, 3).requires_grad_()

@@ -14,7 +14,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from skae import AutoEncoderTransformer, data_parallel
-from skae._data import BatchIterator, TensorData
+from skae._engine.data import BatchIterator, TensorData
 
 pytestmark = [
     pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is missing"),

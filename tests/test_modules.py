@@ -1,9 +1,9 @@
-"""Tests of the plain torch building blocks (skae._modules)."""
+"""Tests of the plain torch building blocks (skae._nn.mlp)."""
 
 import torch
 from torch import nn
 
-from skae._modules import mirrored_mlps
+from skae._nn.mlp import mirrored_mlps
 
 
 def test_mirrored_mlps_reverse_the_hidden_widths():

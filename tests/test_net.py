@@ -1,4 +1,4 @@
-"""Tests of the training engine's own behaviour (skae._net)."""
+"""Tests of the training engine's own behaviour (skae._engine.net)."""
 
 import numpy as np
 import pytest

@@ -3,6 +3,7 @@
 import json
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -316,4 +317,52 @@ def test_pipeline_memory_is_neither_saved_nor_loaded(X, tmp_path):
     skae.save(make_pipeline(StandardScaler()).fit(X), path)
     rewrite(path, lambda m: m["object"]["params"].update(memory=str(tmp_path / "cache")))
     with pytest.raises(ModelFileError, match="memory"):
+        skae.load(path)
+
+
+# -- the format across versions ----------------------------------------------
+DATA = Path(__file__).parent / "data"
+
+
+def test_files_of_format_1_still_load_and_predict_the_same(no_pickle):
+    """Files written before the package moved into folders name classes by
+    their old private modules; the table of format 1's names reads them."""
+    expected = np.load(DATA / "format1_expected.npz")
+    X = expected["X"]
+    detector = skae.load(DATA / "format1_pipeline_detector.skae")
+    np.testing.assert_array_equal(detector.score_samples(X), expected["detector_score_samples"])
+    np.testing.assert_array_equal(detector.predict(X), expected["detector_predict"])
+    vq = skae.load(DATA / "format1_vq.skae")
+    np.testing.assert_array_equal(vq.transform(X), expected["vq_transform"])
+    np.testing.assert_allclose(vq.inverse_transform(expected["vq_transform"]), expected["vq_inverse"])
+
+
+def test_files_name_classes_by_their_public_names(X, tmp_path):
+    path = tmp_path / "m.skae"
+    vq = VQTransformer(n_codes=4, optimizer=torch.optim.SGD, **FAST)
+    model = make_pipeline(StandardScaler(), PCA(2), vq).fit(X)
+    skae.save(model, path)
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("skae.json"))
+    assert manifest["format_version"] == 2
+    text = json.dumps(manifest["object"])
+    names = {"sklearn.pipeline.Pipeline", "sklearn.preprocessing.StandardScaler",
+             "sklearn.decomposition.PCA", "skae.VQTransformer", "torch.optim.SGD"}  # fmt: skip
+    for name in names:
+        assert f'"{name}"' in text
+    # no private module path of skae, scikit-learn or torch.optim
+    assert "skae._" not in text and "sklearn.preprocessing._" not in text
+    assert "torch.optim.sgd" not in text
+
+
+def test_format_1_names_outside_its_table_are_refused(X, tmp_path):
+    path = tmp_path / "m.skae"
+    skae.save(StandardScaler().fit(X), path)
+
+    def as_format_1(manifest):
+        manifest["format_version"] = 1
+        manifest["object"]["__estimator__"] = "sklearn.preprocessing._data.QuantileTransformer"
+
+    rewrite(path, as_format_1)
+    with pytest.raises(ModelFileError, match="not allowed"):
         skae.load(path)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from skae._group_labels import encode_groups, group_codes, group_ids
-from skae._sequences import check_sequence_labels, check_sequences, cut_windows, is_sequences
+from skae._disentangle.labels import encode_groups, group_codes, group_ids
+from skae._disentangle.sequences import check_sequence_labels, check_sequences, cut_windows, is_sequences
 
 
 def test_is_sequences():

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from skae import AutoEncoderTransformer
-from skae import _data
-from skae._data import BatchIterator, TensorData, is_file_backed, stream_block_rows
+from skae._engine import data as _data
+from skae._engine.data import BatchIterator, TensorData, is_file_backed, stream_block_rows
 
 
 def test_block_shuffle_visits_every_row_once_in_bounded_windows(monkeypatch):

@@ -7,7 +7,7 @@ from torch.distributions import Normal
 
 import skae
 from skae import AEOutlierDetector, VariationalAutoEncoder
-from skae._vae_modules import GaussianVAE
+from skae._nn.vae import GaussianVAE
 
 FAST = dict(hidden_layer_sizes=(32,), max_epochs=40, batch_size=32, lr=3e-3, device="cpu",
             random_state=0)

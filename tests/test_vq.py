@@ -14,7 +14,7 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import VQTransformer
-from skae._quantizer import ResidualVectorQuantizer, VectorQuantizer
+from skae._nn.quantizer import ResidualVectorQuantizer, VectorQuantizer
 
 FAST = dict(max_epochs=5, hidden_layer_sizes=(16,), n_components=4, device="cpu")
 

@@ -1,11 +1,8 @@
-"""Data sets for examples, tests and benchmarks.
+"""The synthetic parallel speech corpus (espeak-ng), its voices and spectrograms.
 
-:class:`GroupRenderer` makes rows whose content and group are known, so a
-disentangling model's content code and conversions can be checked against the
-truth. :func:`make_speech_corpus` synthesises a *parallel* speech corpus with
-the espeak-ng speech synthesiser: every voice reads every sentence, so for any
-utterance converted to another voice the real target utterance exists, and
-every 10 ms frame can carry the phone being spoken.
+Every voice reads every sentence, so for any utterance converted to another
+voice the real target utterance exists, and every 10 ms frame can carry the
+phone being spoken.
 """
 
 import os
@@ -14,20 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
-from . import _corpus_cache, _espeak
-from ._group_renderer import GroupRenderer
+from . import _cache
+from . import _espeak
 
-__all__ = [
-    "UNSEEN_VOICE",
-    "VOICES",
-    "GroupRenderer",
-    "log_mel",
-    "make_speech_corpus",
-    "mel_to_audio",
-    "speech_sentences",
-    "speech_voices",
-    "synthesize",
-]
 
 #: The spectrograms' FFT size, top frequency (Hz) and the silence trim's
 #: threshold (dB below the peak).
@@ -136,7 +122,7 @@ def speech_sentences(n_sentences: int, random_state: int = 0) -> list[str]:
 def _trimmed(spoken, sr):
     """Audio at ``sr`` trimmed of silence, the trim's first sample, and the phones.
 
-    ``spoken`` is what :func:`skae._espeak.speak` returns.
+    ``spoken`` is what :func:`skae.datasets._espeak.speak` returns.
     """
     import librosa
 
@@ -288,8 +274,8 @@ def make_speech_corpus(
             fmin=fmin, sr=sr, hop_length=hop_length, n_fft=N_FFT, fmax=FMAX, top_db=TOP_DB,
             espeak=_espeak.version(), librosa=librosa.__version__,
         )
-        cache = _corpus_cache.cache_path(cache_dir, key)
-        cached = _corpus_cache.load(cache, key)
+        cache = _cache.cache_path(cache_dir, key)
+        cached = _cache.load(cache, key)
     if cached is not None:
         mels, phones = cached
         audio = []
@@ -305,7 +291,7 @@ def make_speech_corpus(
             if return_audio:
                 audio.append(wave)
         if cache is not None:
-            _corpus_cache.save(cache, key, mels, phones)
+            _cache.save(cache, key, mels, phones)
     corpus = Bunch(
         mels=mels,
         speaker=np.repeat([v[0] for v in voices], n_sentences),

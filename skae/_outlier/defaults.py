@@ -16,8 +16,8 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ._autoencoder import AutoEncoderTransformer
-from ._vae import VariationalAutoEncoder
+from .._autoencoder import AutoEncoderTransformer
+from .._vae import VariationalAutoEncoder
 
 
 def default_estimator(n_features):

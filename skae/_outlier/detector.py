@@ -15,18 +15,18 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import DOC_LINK_TEMPLATE
-from ._callbacks import TrainingInterruptedWarning
-from ._fitted import unchanged_on_error
-from ._outlier_models import (
+from .._base import DOC_LINK_TEMPLATE
+from .._fitted import unchanged_on_error
+from .defaults import (
     default_density,
     default_estimator,
     density_score,
     fit_density,
     robust_location_scale,
 )
-from ._outlier_scores import OutlierScoresMixin, tukey_threshold
-from ._validation import check_flag
+from .scores import OutlierScoresMixin, tukey_threshold
+from .._utils import check_flag
+from ..exceptions import TrainingInterruptedWarning
 
 class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     """Unsupervised outlier detection with the reconstruction error of an autoencoder.

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from ._modules import EncoderDecoder
+from .mlp import EncoderDecoder
 
 #: Bounds of the posterior's log-variance: exp(20) and exp(-30) keep the
 #: sampling and the KL finite for any encoder output.

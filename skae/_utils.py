@@ -1,7 +1,9 @@
-"""Checks of parameters and arguments that scikit-learn's constraints cannot express.
+"""Helpers of the estimators: argument checks and row subsampling.
 
-Each raises a ValueError or TypeError that names the problem, before any
-training or inference starts.
+The checks cover what scikit-learn's parameter constraints cannot express;
+each raises a ValueError or TypeError that names the problem, before any
+training or inference starts. :func:`subsample` is the one fixed-seed row
+subsampler.
 """
 
 from numbers import Integral
@@ -71,3 +73,17 @@ def check_training_setup(estimator, X, partial):
                 "callbacks must be skorch callbacks or (name, callback) tuples, "
                 f"got {item!r}."
             )
+
+
+def subsample(X, max_rows, seed=0):
+    """At most ``max_rows`` rows of ``X``, drawn without replacement, in order.
+
+    The draw uses its own generator seeded by ``seed``, so it neither reads
+    nor moves any global random state; ``X`` is returned as it is when it has
+    ``max_rows`` rows or fewer.
+    """
+    if len(X) <= max_rows:
+        return X
+    rng = np.random.default_rng(seed)
+    return X[np.sort(rng.choice(len(X), max_rows, replace=False))]
+

@@ -1,9 +1,9 @@
-"""Training data as tensors: where rows live, how batches are drawn, subsampling.
+"""Training data as tensors: where rows live, how batches are drawn.
 
 Batching in-memory arrays through ``torch.utils.data.DataLoader`` costs a
 Python call per row. Here data becomes one float32 tensor per fit, and a batch
 is one gather with a slice of a random permutation (or, for rows read from a
-file, of a window of blocks). Inference is in :mod:`skae._inference`.
+file, of a window of blocks). Inference is in :mod:`skae._engine.inference`.
 """
 
 import functools
@@ -13,19 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-
-def subsample(X, max_rows, seed=0):
-    """At most ``max_rows`` rows of ``X``, drawn without replacement, in order.
-
-    The draw uses its own generator seeded by ``seed``, so it neither reads
-    nor moves any global random state; ``X`` is returned as it is when it has
-    ``max_rows`` rows or fewer.
-    """
-    if len(X) <= max_rows:
-        return X
-    rng = np.random.default_rng(seed)
-    return X[np.sort(rng.choice(len(X), max_rows, replace=False))]
-
 
 #: Training rows are copied to an accelerator once when they take at most
 #: this share of its free memory; larger data stays in host memory and each

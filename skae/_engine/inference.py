@@ -10,7 +10,7 @@ import math
 import numpy as np
 import torch
 
-from ._data import as_tensor
+from .data import as_tensor
 
 
 #: Rows (frames, for sequences) per forward pass at inference, by device type:

@@ -19,7 +19,7 @@ References
 import torch
 from torch import nn
 
-from ._modules import ACTIVATIONS
+from .._nn.mlp import ACTIVATIONS
 
 KERNEL_SIZE = 5
 

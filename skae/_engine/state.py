@@ -1,6 +1,6 @@
 """What a training call changes, saved and put back; pickling of the net.
 
-:class:`NetStateMixin` gives :class:`skae._net.ReconstructionNet` its
+:class:`NetStateMixin` gives :class:`skae._engine.net.ReconstructionNet` its
 :meth:`~NetStateMixin.snapshot` and :meth:`~NetStateMixin.restore` (so a
 training call that raises leaves the estimator as it was) and its pickling:
 per-training-call helpers are dropped, and a model saved on a device this
@@ -13,7 +13,7 @@ import warnings
 import torch
 from skorch.exceptions import DeviceWarning
 
-from ._choices import loadable_device
+from .choices import loadable_device
 
 
 class NetStateMixin:

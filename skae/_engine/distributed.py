@@ -2,11 +2,11 @@
 
 Inside :func:`data_parallel`, every process of the group calls ``fit`` on the
 same estimator with the same rows, and the training engine
-(:class:`skae._net.ReconstructionNet`) keeps them in lockstep:
+(:class:`skae._engine.net.ReconstructionNet`) keeps them in lockstep:
 
 - it starts every process from rank 0's weights and random state;
 - each batch is the batch a single process would draw, cut into one
-  contiguous share per process (:class:`skae._data.BatchIterator`'s
+  contiguous share per process (:class:`skae._engine.data.BatchIterator`'s
   ``shard``), so ``batch_size`` is the global batch;
 - after the backward pass of each step, one all-reduce replaces every
   gradient by the mean over the processes, weighted by their shares' rows
@@ -119,7 +119,7 @@ def process_share(device):
 def batch_weight(batch):
     """A batch's weight in the mean over processes: its rows, or its sample weights' sum.
 
-    ``batch`` is ``(inputs, target)`` as :meth:`skae._data.TensorData.batch`
+    ``batch`` is ``(inputs, target)`` as :meth:`skae._engine.data.TensorData.batch`
     makes it; the target is the rows, or ``(rows, weights)``.
     """
     target = batch[1]

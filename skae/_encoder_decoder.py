@@ -1,7 +1,7 @@
 """Which encoder and decoder a row estimator trains.
 
 The MLP of ``hidden_layer_sizes`` by default; the convolutional pair of
-:mod:`skae._conv` for images when ``input_shape`` is given; or the user's own
+:mod:`skae._nn.conv` for images when ``input_shape`` is given; or the user's own
 ``encoder``/``decoder``. :func:`encoder_decoder` reads those parameters off an
 estimator, builds the pair for the data's width and checks that it fits.
 """
@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._conv import ConvDecoder, ConvEncoder
-from ._modules import mirrored_mlps
+from ._nn.conv import ConvDecoder, ConvEncoder
+from ._nn.mlp import mirrored_mlps
 
 
 def resolve_input_shape(input_shape, n_features):

@@ -3,7 +3,7 @@
 :class:`GroupConversionMixin` holds the estimator's methods that render
 content codes in a group given by label, by a code of its own or by a few
 examples (:meth:`convert`, :meth:`embed_group`, ...). Labels and codes are
-resolved by :mod:`skae._group_labels`.
+resolved by :mod:`skae._disentangle.labels`.
 """
 
 from numbers import Real
@@ -12,12 +12,13 @@ import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._choices import LOSSES, entry_losses
-from ._data import as_tensor, subsample
-from ._group_labels import group_codes, group_ids
-from ._sequences import cut_windows, is_sequences
-from ._spread import apply_map, compensation_map, feature_frames, moments, spread_map
-from ._validation import check_flag, check_n_samples, check_positive_int
+from .._engine.choices import LOSSES, entry_losses
+from .._engine.data import as_tensor
+from .._utils import subsample
+from .labels import group_codes, group_ids
+from .sequences import cut_windows, is_sequences
+from .spread import apply_map, compensation_map, feature_frames, moments, spread_map
+from .._utils import check_flag, check_n_samples, check_positive_int
 
 #: Training windows (or rows) of a new group that ``embed_group`` fits to.
 _MAX_EMBED_EXAMPLES = 2048

@@ -12,12 +12,12 @@ estimator; estimators configure it with
 - a criterion for the reconstruction loss.
 
 Data stays in one float32 tensor per fit; batches are index gathers
-(:mod:`skae._data`), so skorch's ``DataLoader`` machinery is bypassed while its
+(:mod:`skae._engine.data`), so skorch's ``DataLoader`` machinery is bypassed while its
 callbacks, history and device handling are kept.
 
 Inside :func:`skae.data_parallel`, the processes of a ``torch.distributed``
 group train one model through this same loop, each on its share of every
-batch (:mod:`skae._distributed` holds the collectives).
+batch (:mod:`skae._engine.distributed` holds the collectives).
 """
 
 
@@ -27,12 +27,12 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_tensor
 
-from ._callbacks import DivergenceGuard, EpochTable
-from ._choices import autocast
-from ._data import BatchIterator, TensorData
-from ._distributed import batch_weight, process_share, start_in_lockstep
-from ._inference import inference_batch_size, items_per_chunk
-from ._net_state import NetStateMixin
+from .callbacks import DivergenceGuard, EpochTable
+from .choices import autocast
+from .data import BatchIterator, TensorData
+from .distributed import batch_weight, process_share, start_in_lockstep
+from .inference import inference_batch_size, items_per_chunk
+from .state import NetStateMixin
 
 #: On an accelerator, the batches' losses are copied to the host this many
 #: at a time: reading each one at once (``loss.item()``) would make the host
@@ -66,7 +66,7 @@ def _read_losses(pending, prefix, share=None):
     """Write the losses of ``pending`` batches into their history records at once.
 
     ``pending`` holds ``(record, loss, weight)`` of each batch. In a
-    data-parallel fit (``share``, a :class:`skae._distributed.ProcessShare`)
+    data-parallel fit (``share``, a :class:`skae._engine.distributed.ProcessShare`)
     the records get the loss and the rows of the whole batch, over all
     processes.
     """
@@ -109,7 +109,7 @@ class ReconstructionNet(NetStateMixin, NeuralNet):
         seeded from this one for the duration of each training call).
     shuffle_block_rows : int or None, default=None
         Shuffle training rows in blocks of this many rows, read a window of
-        blocks at a time (:class:`skae._data.BatchIterator`): for data read
+        blocks at a time (:class:`skae._engine.data.BatchIterator`): for data read
         from a file. None shuffles all rows at once.
     precision : {"fp32", "bf16", "fp16"}, default="fp32"
         Arithmetic of the forward pass in training and validation
@@ -124,9 +124,9 @@ class ReconstructionNet(NetStateMixin, NeuralNet):
     Notes
     -----
     A training call inside :func:`skae.data_parallel` trains in lockstep
-    with the other processes of the group (see :mod:`skae._distributed`):
+    with the other processes of the group (see :mod:`skae._engine.distributed`):
     :meth:`on_train_begin` copies rank 0's weights and generator state to
-    every process (:func:`skae._distributed.start_in_lockstep`), :meth:`get_iterator` gives each its share of every batch,
+    every process (:func:`skae._engine.distributed.start_in_lockstep`), :meth:`get_iterator` gives each its share of every batch,
     :meth:`train_step_single` averages the gradients, :meth:`train_step`
     copies rank 0's buffers, and :meth:`run_single_epoch` records the loss
     of the whole batch. Outside it, none of this runs.
@@ -294,7 +294,7 @@ class ReconstructionNet(NetStateMixin, NeuralNet):
         """Forward and backward pass of one batch; data-parallel, gradients averaged.
 
         In a data-parallel fit the gradients are then the mean over the
-        processes (:meth:`skae._distributed.ProcessShare.average_gradients_`),
+        processes (:meth:`skae._engine.distributed.ProcessShare.average_gradients_`),
         so the callbacks of ``on_grad_computed`` (gradient clipping) and the
         optimizer see those of the whole batch. A process whose share of the
         batch is empty skips the pass and still takes part in the average.

@@ -10,7 +10,7 @@ flat rows again. Pure torch: nothing here knows about estimators.
 
 from torch import nn
 
-from ._modules import ACTIVATIONS
+from .mlp import ACTIVATIONS
 
 
 def image_shape(input_shape):
@@ -53,7 +53,7 @@ class ConvEncoder(nn.Module):
     out_features : int
         Width of the code.
     activation : str, default="relu"
-        Key of :data:`skae._modules.ACTIVATIONS` after every convolution.
+        Key of :data:`skae._nn.mlp.ACTIVATIONS` after every convolution.
     batch_norm : bool, default=False
         Whether to put a ``BatchNorm2d`` after every convolution.
 
@@ -102,7 +102,7 @@ class ConvDecoder(nn.Module):
     batch_norm : bool, default=False
         Whether to put a ``BatchNorm2d`` after every hidden convolution.
     output_activation : str or None, default=None
-        Key of :data:`skae._modules.ACTIVATIONS` applied to the output, or None.
+        Key of :data:`skae._nn.mlp.ACTIVATIONS` applied to the output, or None.
 
     Shape
     -----

@@ -1,4 +1,4 @@
-"""The training engine's callbacks and the errors and warnings of training.
+"""The training engine's callbacks.
 
 :class:`DivergenceGuard` stops training at a non-finite loss,
 :class:`EpochTable` prints skorch's epoch table without colour codes off a
@@ -13,13 +13,7 @@ from collections import Counter
 
 from skorch.callbacks import Callback, PrintLog
 
-
-class TrainingDivergedError(FloatingPointError):
-    """Raised when the training loss becomes NaN or infinite."""
-
-
-class TrainingInterruptedWarning(UserWarning):
-    """Warns that a KeyboardInterrupt (Ctrl-C) stopped training early."""
+from ..exceptions import TrainingDivergedError
 
 
 def _named_callbacks(callbacks):
@@ -81,10 +75,10 @@ def set_callback_params(callbacks, params):
 class DivergenceGuard(Callback):
     """Stop training at the first batch whose loss is NaN or infinite.
 
-    A skorch callback, installed by :class:`skae._net.ReconstructionNet`
+    A skorch callback, installed by :class:`skae._engine.net.ReconstructionNet`
     among its default callbacks: it checks every training and validation
     batch's loss once, as it is read (at once on the CPU, in groups of
-    :data:`skae._net.LOSS_READ_BATCHES` on an accelerator), so a diverged
+    :data:`skae._engine.net.LOSS_READ_BATCHES` on an accelerator), so a diverged
     epoch does not run to its end.
 
     Raises

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._modules import EncoderDecoder
+from .mlp import EncoderDecoder
 
 
 def squared_distances(x, codebook):

@@ -3,13 +3,13 @@
 The estimator trains through the shared engine like every skae autoencoder;
 it supplies the group ids of the rows as the engine's per-row conditioning
 (:meth:`DisentangledAutoEncoder._check_fit_data`), and the network
-(:mod:`skae._disentangle_modules`) returns the adversary's loss as an
+(:mod:`skae._disentangle.modules`) returns the adversary's loss as an
 auxiliary term (the group discrepancy of the content codes, or an adversary's
 loss whose gradient is reversed into the encoder), so one optimizer trains
 encoder, decoder, group embeddings and adversary together.
-Sequence input is handled by :mod:`skae._sequence_input`; group labels, group codes
-and rendering in a group (:class:`skae._groups.GroupConversionMixin`) by
-:mod:`skae._groups`.
+Sequence input is handled by :mod:`skae._disentangle.sequences`; group labels, group codes
+and rendering in a group (:class:`skae._disentangle.rendering.GroupConversionMixin`) by
+:mod:`skae._disentangle.rendering`.
 """
 
 from numbers import Integral, Real
@@ -20,14 +20,13 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
-from ._data import subsample
-from ._disentangle_modules import DisentangledConv, DisentangledMLP
-from ._group_labels import encode_groups, group_ids
-from ._groups import GroupConversionMixin
-from ._sequence_input import SequenceInputMixin
-from ._sequences import is_sequences
-from ._spread import group_moments
+from .._base import _MAX_KEPT_CODES, BaseAutoEncoder
+from .._utils import subsample
+from .modules import DisentangledConv, DisentangledMLP
+from .labels import encode_groups, group_ids
+from .rendering import GroupConversionMixin
+from .sequences import SequenceInputMixin, is_sequences
+from .spread import group_moments
 
 METHODS = ("mmd", "adversarial", "instance_norm", "bottleneck")
 
@@ -228,12 +227,12 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, when ``X`` has string
         column names (rows only).
-    net_ : skae._net.ReconstructionNet
+    net_ : skae._engine.net.ReconstructionNet
         The skorch net that trained the module.
     module_ : torch.nn.Module
         The trained network
-        (:class:`skae._disentangle_modules.DisentangledMLP` for rows,
-        :class:`skae._disentangle_modules.DisentangledConv` for sequences).
+        (:class:`skae._disentangle.modules.DisentangledMLP` for rows,
+        :class:`skae._disentangle.modules.DisentangledConv` for sequences).
     history_ : skorch.callbacks.History
         Per-epoch losses (reconstruction plus the adversary's term).
     n_iter_ : int

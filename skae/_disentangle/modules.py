@@ -8,11 +8,11 @@ share one interface, used by :class:`skae.DisentangledAutoEncoder`:
 - ``decode(z, g) -> x_hat``: rows (or frames) rendered in group code ``g``;
 - ``embed_group(x, ...)``: a code for a group not seen in training, from a
   few of its examples: encoded by the group encoder when the network has one
-  (:mod:`skae._group_encoder`), else fitted;
+  (:mod:`skae._disentangle.group_encoder`), else fitted;
 - ``forward(x, cond)``: the reconstruction of ``x`` in its own group
   ``cond`` (integer ids), plus the loss terms that keep the group out of the
   content code: ``{"mmd": ...}``, the discrepancy between the codes of each
-  group and those of all groups (:func:`skae._disentangle_losses.group_mmd`), and/or
+  group and those of all groups (:func:`skae._disentangle.losses.group_mmd`), and/or
   ``{"adversary": cross_entropy}``, whose gradient is reversed (and scaled) on
   its way into the encoder.
 """
@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._disentangle_losses import group_mmd, reverse_gradient
-from ._group_encoder import GroupEncoder, same_group_partners
-from ._modules import ACTIVATIONS, MLP, mirrored_mlps
-from ._quantizer import VectorQuantizer
+from .losses import group_mmd, reverse_gradient
+from .group_encoder import GroupEncoder, same_group_partners
+from .._nn.mlp import ACTIVATIONS, MLP, mirrored_mlps
+from .._nn.quantizer import VectorQuantizer
 
 #: Frames seen by each convolution of the sequence network.
 KERNEL_SIZE = 5
@@ -183,7 +183,7 @@ class DisentangledMLP(_Disentangler):
         Hidden widths of the encoder; the decoder uses them reversed, the
         adversary as given.
     activation, dropout, batch_norm, output_activation
-        As in :class:`skae._modules.MLP`.
+        As in :class:`skae._nn.mlp.MLP`.
     adversary_weight : float, default=0.0
         Scale of the reversed gradient from the group classifier into the
         encoder; 0 builds no classifier.
@@ -191,7 +191,7 @@ class DisentangledMLP(_Disentangler):
         Weight of :func:`group_mmd` of the content codes in the loss.
     n_codes : int or None, default=None
         Snap the content codes to the nearest of ``n_codes`` learned vectors
-        (a :class:`~skae._quantizer.VectorQuantizer`); None: continuous.
+        (a :class:`~skae._nn.quantizer.VectorQuantizer`); None: continuous.
 
     Shape
     -----
@@ -294,7 +294,7 @@ class DisentangledConv(_Disentangler):
         Instance normalisation in the encoder and AdaIN in the decoder.
     group_encoder : bool, default=False
         Compute group codes from the sequences with a
-        :class:`~skae._group_encoder.GroupEncoder` of the encoder's widths
+        :class:`~skae._disentangle.group_encoder.GroupEncoder` of the encoder's widths
         instead of looking them up.
     adversary_weight : float, default=0.0
         Scale of the reversed gradient from a frame-level group classifier.
@@ -302,7 +302,7 @@ class DisentangledConv(_Disentangler):
         Weight of :func:`group_mmd` of the per-frame content codes in the loss.
     n_codes : int or None, default=None
         Snap each frame's content code to the nearest of ``n_codes`` learned
-        vectors (a :class:`~skae._quantizer.VectorQuantizer`); None: continuous.
+        vectors (a :class:`~skae._nn.quantizer.VectorQuantizer`); None: continuous.
     code_jitter : float, default=0.0
         In training, the decoder gets each frame's content code replaced by
         a neighbour's with this probability (:func:`time_jitter`).
