@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test docs bench install clean
+.PHONY: demo test lint docs bench install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ $(VENV)/.test-installed: $(VENV)/.installed
 	touch $@
 
 install: $(VENV)/.installed
+
+$(VENV)/.lint-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[lint]"
+	touch $@
+
+# ruff (lint and format) and the layer contract of docs/design.md.
+lint: $(VENV)/.lint-installed
+	$(VENV)/bin/ruff check skae tests benchmarks examples docs/conf.py
+	$(VENV)/bin/ruff format --check skae tests benchmarks examples docs/conf.py
+	$(VENV)/bin/lint-imports
 
 demo: $(VENV)/.installed
 	$(PY) -m skae demo --out demo_output

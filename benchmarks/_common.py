@@ -18,13 +18,14 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-import skae
 import torch
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
+import skae
 
 #: This folder, and the one the scripts write their reports to.
 BENCH_DIR = Path(__file__).resolve().parent
@@ -197,9 +198,7 @@ def split_standardized(X, y, seed):
     -------
     X_train, X_test, y_train, y_test : ndarray
     """
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.4, random_state=seed
-    )
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.4, random_state=seed)
     return *standardize(X_train, X_test), y_train, y_test
 
 

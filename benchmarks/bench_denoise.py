@@ -46,12 +46,17 @@ import sys
 import time
 
 import numpy as np
+from _common import (
+    load_train_test,
+    publish,
+    report_intro,
+    report_parser,
+    require_data_dir,
+    run_datasets,
+)
 from sklearn.decomposition import PCA
 
 from skae import AutoEncoderTransformer, DenoisingAutoEncoder
-
-from _common import load_train_test, require_data_dir, run_datasets
-from _common import publish, report_intro, report_parser
 
 #: name -> (ODDS file or None for digits, n_components)
 DATASETS = {
@@ -153,8 +158,7 @@ def table(all_results, seeds):
                 cells.append(f"**{cell}**" if method == best else cell)
             ratio = means["DAE"] / means["PCA"]
             lines.append(
-                f"| {name} {shape} | {noise} | {level} | " + " | ".join(cells)
-                + f" | {ratio:.2f} |"
+                f"| {name} {shape} | {noise} | {level} | " + " | ".join(cells) + f" | {ratio:.2f} |"
             )
     return "\n".join(lines)
 
@@ -185,7 +189,9 @@ def time_table(all_results):
     lines = ["| dataset | " + " | ".join(f"{m} fit s" for m in METHODS[2:]) + " |"]
     lines.append("|---|" + "---:|" * len(METHODS[2:]))
     for name, (_, times, _, _) in all_results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{np.mean(times[m]):.1f}" for m in METHODS[2:]) + " |")
+        lines.append(
+            f"| {name} | " + " | ".join(f"{np.mean(times[m]):.1f}" for m in METHODS[2:]) + " |"
+        )
     return "\n".join(lines)
 
 

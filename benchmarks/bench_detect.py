@@ -35,15 +35,6 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.ensemble import IsolationForest
-from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
-from sklearn.neighbors import LocalOutlierFactor
-from sklearn.svm import OneClassSVM
-
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-
 from _common import (
     DATA_DIR,
     MORE_DATA_DIR,
@@ -53,6 +44,13 @@ from _common import (
     single_thread,
     standardize,
 )
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.svm import OneClassSVM
 
 SEEDS = (0, 1, 2)
 PROTOCOLS = ("contaminated", "clean")
@@ -156,9 +154,7 @@ class _SkaeAround(_Sklearn):
         from skae._outlier.defaults import default_estimator as _default_estimator
 
         estimator = self.make(_default_estimator(X.shape[1]))
-        self.estimator = AEOutlierDetector(
-            estimator, random_state=self.seed, **self.params
-        ).fit(X)
+        self.estimator = AEOutlierDetector(estimator, random_state=self.seed, **self.params).fit(X)
         return self
 
 
@@ -179,9 +175,18 @@ def _variational(default):
     from skae import VariationalAutoEncoder
 
     params = default.get_params()
-    shared = {k: params[k] for k in (
-        "n_components", "hidden_layer_sizes", "dropout", "max_epochs", "batch_size", "lr", "device",
-    )}
+    shared = {
+        k: params[k]
+        for k in (
+            "n_components",
+            "hidden_layer_sizes",
+            "dropout",
+            "max_epochs",
+            "batch_size",
+            "lr",
+            "device",
+        )
+    }
     return VariationalAutoEncoder(**shared)
 
 
@@ -265,11 +270,16 @@ def evaluate(make, X, y, seeds=SEEDS, verbose=True, label="", protocol="contamin
         auc = roc_auc_score(y_test, anomaly)
         ap = average_precision_score(y_test, anomaly)
         # F1 of the method's own outlier cut (contamination="auto" or its default).
-        f1 = f1_score(y_test, method.is_outlier(X_test)) if hasattr(method, "is_outlier") else np.nan
+        f1 = (
+            f1_score(y_test, method.is_outlier(X_test)) if hasattr(method, "is_outlier") else np.nan
+        )
         rows.append((seed, auc, ap, f1, seconds))
         if verbose:
-            print(f"  {label:<26} seed {seed}: AUC {auc:.3f}  AP {ap:.3f}  F1 {f1:.3f}  "
-                  f"{seconds:6.1f}s", flush=True)
+            print(
+                f"  {label:<26} seed {seed}: AUC {auc:.3f}  AP {ap:.3f}  F1 {f1:.3f}  "
+                f"{seconds:6.1f}s",
+                flush=True,
+            )
     return rows
 
 
@@ -293,14 +303,25 @@ def run(methods, datasets, seeds=SEEDS, verbose=True, protocol="contaminated"):
     records = []
     for data_name, (X, y) in datasets.items():
         if verbose:
-            print(f"{data_name}: {X.shape[0]} rows x {X.shape[1]} features, "
-                  f"{y.mean():.1%} anomalies", flush=True)
+            print(
+                f"{data_name}: {X.shape[0]} rows x {X.shape[1]} features, {y.mean():.1%} anomalies",
+                flush=True,
+            )
         for method_name in methods:
             for seed, auc, ap, f1, seconds in evaluate(
                 METHODS[method_name], X, y, seeds, verbose, label=method_name, protocol=protocol
             ):
-                records.append(dict(dataset=data_name, method=method_name, seed=seed,
-                                    auc=auc, ap=ap, f1=f1, seconds=seconds))
+                records.append(
+                    dict(
+                        dataset=data_name,
+                        method=method_name,
+                        seed=seed,
+                        auc=auc,
+                        ap=ap,
+                        f1=f1,
+                        seconds=seconds,
+                    )
+                )
     return pd.DataFrame.from_records(records)
 
 
@@ -359,18 +380,26 @@ def section(protocol, collection, results, auc, summary, seeds):
     """Markdown of one protocol on one collection, and its figure."""
     ap = results.groupby(["dataset", "method"], sort=False)["ap"].mean().unstack("method")
     ap = ap[auc.columns].loc[auc.index]
-    stem = "detect" if (protocol, collection) == ("contaminated", "odds") else (
-        f"detect_{protocol}_{collection}".replace("-", "_")
+    stem = (
+        "detect"
+        if (protocol, collection) == ("contaminated", "odds")
+        else (f"detect_{protocol}_{collection}".replace("-", "_"))
     )
-    trained_on = "the contaminated training part" if protocol == "contaminated" else (
-        "the normal rows of the training part"
+    trained_on = (
+        "the contaminated training part"
+        if protocol == "contaminated"
+        else ("the normal rows of the training part")
     )
     plot_auc(auc, seeds, f"{collection}: trained on {trained_on}", RESULTS_DIR / f"{stem}.png")
-    table = summary.rename(columns={
-        "mean_auc": "mean ROC-AUC", "mean_ap": "mean AP",
-        "mean_f1": "mean F1 of predict", "mean_rank": "mean rank (AUC)",
-        "total_seconds": "fit+score s (total)",
-    })
+    table = summary.rename(
+        columns={
+            "mean_auc": "mean ROC-AUC",
+            "mean_ap": "mean AP",
+            "mean_f1": "mean F1 of predict",
+            "mean_rank": "mean rank (AUC)",
+            "total_seconds": "fit+score s (total)",
+        }
+    )
     return [
         f"## {protocol.capitalize()} training, {collection}",
         "",
@@ -411,7 +440,7 @@ def write_report(sections, seeds, elapsed, workers=1):
         "",
         "Mean rank: among the methods without the `skae, ...` rows, which are ablations of "
         "skae's default (each is ranked as if it replaced the default). F1 of predict: of each "
-        "method's own cut (skae and scikit-learn: `contamination=\"auto\"`; PyOD: its default "
+        'method\'s own cut (skae and scikit-learn: `contamination="auto"`; PyOD: its default '
         "`contamination=0.1`). How skae's defaults were chosen: `detect_choices.md`.",
         "",
     ]
@@ -431,18 +460,25 @@ def run_section(protocol, collection, methods, dataset_names, seeds):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS),
-                        help="method names (default: all)")
+    parser.add_argument(
+        "--methods", nargs="+", default=list(METHODS), help="method names (default: all)"
+    )
     parser.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
     parser.add_argument("--collections", nargs="+", choices=COLLECTIONS, default=["odds"])
-    parser.add_argument("--datasets", nargs="+", default=None,
-                        help="dataset names, e.g. WBC shuttle (default: all)")
+    parser.add_argument(
+        "--datasets", nargs="+", default=None, help="dataset names, e.g. WBC shuttle (default: all)"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    parser.add_argument("--workers", type=int, default=1,
-                        help="run the protocol/collection sections in this many processes "
-                             "(each single-threaded; times then share the machine)")
-    parser.add_argument("--no-write", action="store_true",
-                        help="print the tables, do not write results/")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run the protocol/collection sections in this many processes "
+        "(each single-threaded; times then share the machine)",
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print the tables, do not write results/"
+    )
     args = parser.parse_args(argv)
     unknown = set(args.methods) - set(METHODS)
     if unknown:

@@ -28,12 +28,11 @@ Usage::
 import time
 
 import numpy as np
+from _common import publish, report_intro, report_parser, run_datasets
 from sklearn.neural_network import MLPClassifier
 
 from skae import DisentangledAutoEncoder
 from skae.datasets import GroupRenderer
-
-from _common import publish, report_intro, report_parser, run_datasets
 
 #: The methods compared, all on rows ("instance_norm" needs sequences).
 METHODS = ("mmd", "adversarial", "bottleneck")
@@ -72,8 +71,11 @@ def run_method(method, seeds):
 
 def table(all_results):
     lines = [
-        "| method | " + " | ".join(f"probe, {w}" for w in WIDTHS) + " | "
-        + " | ".join(f"conversion, {w}" for w in WIDTHS) + " | fit s (mean) |",
+        "| method | "
+        + " | ".join(f"probe, {w}" for w in WIDTHS)
+        + " | "
+        + " | ".join(f"conversion, {w}" for w in WIDTHS)
+        + " | fit s (mean) |",
         "|---|" + "---:|" * (2 * len(WIDTHS) + 1),
     ]
     for method, results in all_results.items():

@@ -29,14 +29,13 @@ import warnings
 
 import numpy as np
 import torch
+from _common import RESULTS_DIR
 from scipy.special import logsumexp
 from sklearn.datasets import load_digits
 from sklearn.model_selection import cross_val_score, train_test_split
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from skae import AutoEncoderTransformer, VariationalAutoEncoder
-
-from _common import RESULTS_DIR
 
 CODE = 8
 MIN_SCALE = 1e-3
@@ -62,8 +61,9 @@ def ae_log_density(ae, X_train, X_test, n_codes=2000, seed=0):
     means = ae.inverse_transform(Z).astype(np.float64)  # (n_codes, n_features)
     out = []
     for x in X_test.astype(np.float64):
-        log_px = (-0.5 * ((x - means) / scale) ** 2 - np.log(scale)
-                  - 0.5 * np.log(2 * np.pi)).sum(axis=1)
+        log_px = (-0.5 * ((x - means) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)).sum(
+            axis=1
+        )
         out.append(logsumexp(log_px) - np.log(n_codes))
     return np.array(out)
 
@@ -76,8 +76,10 @@ def main():
     torch.set_num_threads(min(2, os.cpu_count()))
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
-    rows = {"AutoEncoderTransformer(n_components=8).sample": [],
-            "VariationalAutoEncoder(n_components=8).sample": []}
+    rows = {
+        "AutoEncoderTransformer(n_components=8).sample": [],
+        "VariationalAutoEncoder(n_components=8).sample": [],
+    }
     real = []
     for seed in range(args.seeds):
         X_train, X_test = train_test_split(X, test_size=0.3, stratify=y, random_state=seed)
@@ -100,8 +102,11 @@ def main():
                 model.n_iter_,
             )
             rows[name].append(result)
-            print(f"  seed {seed} {name:48s} 5-NN acc {result[0]:.3f}  nearest {result[1]:.3f}  "
-                  f"log p {result[2]:.1f}  epochs {result[3]}", flush=True)
+            print(
+                f"  seed {seed} {name:48s} 5-NN acc {result[0]:.3f}  nearest {result[1]:.3f}  "
+                f"log p {result[2]:.1f}  epochs {result[3]}",
+                flush=True,
+            )
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
     lines = [

@@ -40,6 +40,7 @@ import warnings
 
 import numpy as np
 import torch
+from _common import RESULTS_DIR
 from sklearn.datasets import load_digits, load_sample_images
 from sklearn.decomposition import MiniBatchDictionaryLearning
 from sklearn.feature_extraction.image import extract_patches_2d, reconstruct_from_patches_2d
@@ -48,13 +49,15 @@ from sklearn.model_selection import train_test_split
 
 from skae import AEOutlierDetector, AutoEncoderTransformer, DenoisingAutoEncoder
 
-from _common import RESULTS_DIR
-
 SIGMA = 25 / 255
 PATCH = 8
 #: The convolutional denoiser: code size, channels, training budget.
 DAE_PARAMS = dict(
-    n_components=64, hidden_layer_sizes=(64, 128), max_epochs=12, lr=2e-3, batch_size=128,
+    n_components=64,
+    hidden_layer_sizes=(64, 128),
+    max_epochs=12,
+    lr=2e-3,
+    batch_size=128,
     device="cpu",
 )
 #: Patches of the other image the denoiser is trained on, each also
@@ -69,8 +72,10 @@ def psnr(clean, estimate):
 def load_images():
     from skimage.color import rgb2gray
 
-    return {name: rgb2gray(image)[::2, ::2]
-            for name, image in zip(("china", "flower"), load_sample_images().images)}
+    return {
+        name: rgb2gray(image)[::2, ::2]
+        for name, image in zip(("china", "flower"), load_sample_images().images)
+    }
 
 
 def gaussian_noise(x, generator):
@@ -114,8 +119,13 @@ def dictionary_learning(train_image, noisy, seed):
     rows, _ = centered_patches(train_image, 7, 20_000, seed)
     scale = rows.std()
     dico = MiniBatchDictionaryLearning(
-        n_components=100, batch_size=200, alpha=1.0, max_iter=10, random_state=seed,
-        transform_algorithm="omp", transform_n_nonzero_coefs=2,
+        n_components=100,
+        batch_size=200,
+        alpha=1.0,
+        max_iter=10,
+        random_state=seed,
+        transform_algorithm="omp",
+        transform_n_nonzero_coefs=2,
     ).fit(rows / scale)
 
     def denoise_rows(x):
@@ -185,8 +195,9 @@ def run_denoising(seeds):
 CODE = 8
 DIGIT_MODELS = {
     "MLP (default, hidden 128-64)": dict(),
-    "conv (input_shape=(8, 8), channels 32-64)": dict(input_shape=(8, 8),
-                                                      hidden_layer_sizes=(32, 64)),
+    "conv (input_shape=(8, 8), channels 32-64)": dict(
+        input_shape=(8, 8), hidden_layer_sizes=(32, 64)
+    ),
 }
 
 
@@ -199,9 +210,11 @@ def run_digits(seeds):
             X, y, test_size=0.3, stratify=y, random_state=seed
         )
         for name, params in DIGIT_MODELS.items():
+
             def model():
-                return AutoEncoderTransformer(n_components=CODE, device="cpu", random_state=seed,
-                                              **params)
+                return AutoEncoderTransformer(
+                    n_components=CODE, device="cpu", random_state=seed, **params
+                )
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -213,8 +226,11 @@ def run_digits(seeds):
                     detector.fit(X_train[y_train == digit])
                     score = roc_auc_score(y_test != digit, -detector.score_samples(X_test))
                     auc.setdefault(name, []).append(score)
-            print(f"  seed {seed} {name:45s} MSE {error:.4f}  mean AUC "
-                  f"{np.mean(auc[name][-10:]):.3f}", flush=True)
+            print(
+                f"  seed {seed} {name:45s} MSE {error:.4f}  mean AUC "
+                f"{np.mean(auc[name][-10:]):.3f}",
+                flush=True,
+            )
     return mse, auc
 
 

@@ -111,6 +111,7 @@ def make_model(args):
 
 def frame_probes(model, split, norm, train_idx, test_idx, n_keep=30000):
     """Accuracy of frame MLPs predicting the speaker and the phone from content codes."""
+
     def frames(idx):
         Z = np.concatenate(model.transform([norm(split.mels[i]) for i in idx]))
         speakers = np.concatenate([[split.speaker[i]] * len(split.mels[i]) for i in idx])
@@ -131,7 +132,8 @@ def convert_pairs(model, sources, targets, codes, examples=None):
     for target in dict.fromkeys(targets):
         idx = [i for i, t in enumerate(targets) if t == target]
         out = model.convert(
-            [sources[i] for i in idx], group_code=codes[target],
+            [sources[i] for i in idx],
+            group_code=codes[target],
             target_examples=None if examples is None else examples[target],
         )
         for i, c in zip(idx, out):
@@ -173,17 +175,31 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--max-epochs", type=int, default=15)
     parser.add_argument("--seconds", type=float, default=5.0, help="speech of each new voice")
-    parser.add_argument("--refine-steps", type=int, default=300,
-                        help="embed_group(refine=True) steps of the refined system")
+    parser.add_argument(
+        "--refine-steps",
+        type=int,
+        default=300,
+        help="embed_group(refine=True) steps of the refined system",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--examples", default=str(RESULTS_DIR / "vc"), help="audio/figure folder")
     parser.add_argument("--save-model", default=None, help="pickle the fitted model here")
-    parser.add_argument("--load-model", default=None,
-                        help="evaluate a model pickled by --save-model instead of fitting one")
-    parser.add_argument("--fit-seconds", type=float, default=float("nan"),
-                        help="with --load-model, the fit's seconds when the file lacks them")
-    parser.add_argument("--out", default=str(RESULTS_DIR / "vc.md"),
-                        help="the report whose one-shot section this run writes")
+    parser.add_argument(
+        "--load-model",
+        default=None,
+        help="evaluate a model pickled by --save-model instead of fitting one",
+    )
+    parser.add_argument(
+        "--fit-seconds",
+        type=float,
+        default=float("nan"),
+        help="with --load-model, the fit's seconds when the file lacks them",
+    )
+    parser.add_argument(
+        "--out",
+        default=str(RESULTS_DIR / "vc.md"),
+        help="the report whose one-shot section this run writes",
+    )
     return parser.parse_args(argv)
 
 
@@ -193,7 +209,10 @@ def main(argv=None):
     warnings.filterwarnings("ignore", message="divide by zero", category=RuntimeWarning)
     t0 = time.time()
     corpus = make_speech_corpus(
-        N_SENTENCES, speech_voices(N_VOICES), return_phones=True, cache_dir=True,
+        N_SENTENCES,
+        speech_voices(N_VOICES),
+        return_phones=True,
+        cache_dir=True,
         n_jobs=os.cpu_count(),
     )
     split = Split(corpus)
@@ -251,7 +270,8 @@ def main(argv=None):
         stats[voice] = split.stats(voice, sentences)
     new_pairs = [
         (split.seen_voices[rng.randint(N_SEEN)], t, k)
-        for t in split.new_voices for k in test_sentences
+        for t in split.new_voices
+        for k in test_sentences
     ]
     new_systems = {
         CALIBRATED: (codes, examples),
@@ -270,8 +290,13 @@ def main(argv=None):
             s, t = rng.choice(N_SEEN, 2, replace=False)
             seen_pairs.append((split.seen_voices[s], split.seen_voices[t], k))
     seen_rows, _ = evaluate(
-        model, {"DisentangledAutoEncoder, learned codes": (seen_codes, None)},
-        split, norm, judges, seen_pairs, seen_stats,
+        model,
+        {"DisentangledAutoEncoder, learned codes": (seen_codes, None)},
+        split,
+        norm,
+        judges,
+        seen_pairs,
+        seen_stats,
     )
 
     seen_test = np.flatnonzero(~split.is_train & split.is_seen)
@@ -326,9 +351,11 @@ def write_examples(systems, pairs, split, out, n_examples=2):
             targets.add(t)
     for n, i in enumerate(picks):
         s, t, k = pairs[i]
-        panels = [("source (seen voice)", split.mel(s, k)),
-                  ("converted to the new voice", converted[i]),
-                  ("the new voice, real", split.mel(t, k))]
+        panels = [
+            ("source (seen voice)", split.mel(s, k)),
+            ("converted to the new voice", converted[i]),
+            ("the new voice, real", split.mel(t, k)),
+        ]
         write_example(out, f"oneshot{n}", panels)
         print(f"example {n}: {s} -> {t}, sentence {k}", flush=True)
 
@@ -339,7 +366,11 @@ def insert_section(path, text):
     block = f"{begin}\n{text.strip()}\n{end}"
     old = path.read_text() if path.exists() else ""
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
-    new = pattern.sub(lambda _: block, old) if pattern.search(old) else old.rstrip() + "\n\n" + block + "\n"
+    new = (
+        pattern.sub(lambda _: block, old)
+        if pattern.search(old)
+        else old.rstrip() + "\n\n" + block + "\n"
+    )
     path.write_text(new)
 
 

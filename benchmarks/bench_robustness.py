@@ -101,7 +101,9 @@ def n_items(X):
 def call(estimator, method, X):
     disentangled = isinstance(estimator, DisentangledAutoEncoder)
     args = (X, np.arange(n_items(X)) % 2) if disentangled else (X,)
-    if method in ("fit", "partial_fit", "reconstruction_error") or (method == "score" and disentangled):
+    if method in ("fit", "partial_fit", "reconstruction_error") or (
+        method == "score" and disentangled
+    ):
         return getattr(estimator, method)(*args)
     return getattr(estimator, method)(X)
 
@@ -192,11 +194,20 @@ CATALOGUE = [
 
 def catalogue():
     rows = []
-    base = dict(n_rows=9, n_cols=3, scale=1.0, special=None, constant=False,
-                dtype="float64", container="array")
+    base = dict(
+        n_rows=9,
+        n_cols=3,
+        scale=1.0,
+        special=None,
+        constant=False,
+        dtype="float64",
+        container="array",
+    )
     for label, change in CATALOGUE:
         X = make_input(**{**base, **change})
-        result, detail = outcome(lambda: call(ESTIMATORS["AutoEncoderTransformer"](), "fit", X), "fit")
+        result, detail = outcome(
+            lambda: call(ESTIMATORS["AutoEncoderTransformer"](), "fit", X), "fit"
+        )
         detail = detail.replace("|", "/").split("\n")[0][:150]
         rows.append(f"| {label} | {result} | {detail} |")
     return rows
@@ -222,12 +233,22 @@ def report(results, elapsed):
         for kind, counter in counts.items():
             if not counter:
                 continue
-            cells = [counter[k] for k in ("worked", "clear error", "unclear error", "NaN output", "poisoned state")]
-            lines.append(f"| {name} | {kind} | {sum(counter.values())} | " + " | ".join(map(str, cells)) + " |")
+            cells = [
+                counter[k]
+                for k in ("worked", "clear error", "unclear error", "NaN output", "poisoned state")
+            ]
+            lines.append(
+                f"| {name} | {kind} | {sum(counter.values())} | "
+                + " | ".join(map(str, cells))
+                + " |"
+            )
         examples += [(name, *item) for item in found]
     if examples:
         lines += ["", "## Cases that missed the goals", ""]
-        lines += [f"- {name} `{method}` on {case}: {detail[:200]}" for name, case, method, detail in examples[:40]]
+        lines += [
+            f"- {name} `{method}` on {case}: {detail[:200]}"
+            for name, case, method, detail in examples[:40]
+        ]
     lines += [
         "",
         "## Catalogue: input -> what `AutoEncoderTransformer().fit` does",

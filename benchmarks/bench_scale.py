@@ -43,10 +43,9 @@ from unittest import mock
 
 import numpy as np
 import torch
+from _common import RESULTS_DIR, single_thread
 
 from skae import AutoEncoderTransformer, __version__
-
-from _common import RESULTS_DIR, single_thread
 
 N_FEATURES = 64
 CHUNK = 1 << 18
@@ -92,7 +91,9 @@ def write_file(path, n_rows, seed=0, order=False):
     X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n_rows, N_FEATURES))
     for start in range(0, n_rows, CHUNK):
         t = rng.normal(size=(min(CHUNK, n_rows - start), 4)).astype(np.float32)
-        X[start : start + len(t)] = np.tanh(t @ w1) @ w2 + 0.05 * rng.normal(size=(len(t), N_FEATURES))
+        X[start : start + len(t)] = np.tanh(t @ w1) @ w2 + 0.05 * rng.normal(
+            size=(len(t), N_FEATURES)
+        )
     if order:
         X[:] = X[np.argsort(X[:, 0])]
     X.flush()
@@ -153,7 +154,10 @@ def read_rate(path, block_rows, seconds):
     drop_from_page_cache(path)
     data = TensorData(as_tensor(np.load(path, mmap_mode="r")))
     iterator = BatchIterator(
-        data, MODEL["batch_size"], shuffle=True, generator=torch.Generator().manual_seed(0),
+        data,
+        MODEL["batch_size"],
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
         block_rows=block_rows,
     )
     n_rows, start = 0, time.perf_counter()
@@ -199,13 +203,22 @@ def shuffle_loss(n_rows, folder):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", nargs="+", type=float, default=[1, 4, 16],
-                        help="millions of rows")
-    parser.add_argument("--folder", type=Path, default=Path("/tmp/skae_scale"),
-                        help="where the data files are written (deleted after)")
+    parser.add_argument(
+        "--sizes", nargs="+", type=float, default=[1, 4, 16], help="millions of rows"
+    )
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        default=Path("/tmp/skae_scale"),
+        help="where the data files are written (deleted after)",
+    )
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--moonshot", type=float, default=None,
-                        help="millions of rows of a file larger than memory (e.g. 110)")
+    parser.add_argument(
+        "--moonshot",
+        type=float,
+        default=None,
+        help="millions of rows of a file larger than memory (e.g. 110)",
+    )
     args = parser.parse_args(argv)
     args.folder.mkdir(parents=True, exist_ok=True)
     rows, started = [], time.perf_counter()
@@ -246,12 +259,12 @@ def _moonshot_report(big):
     return f"""
 ## A file larger than memory
 
-{big['rows']:,} x {N_FEATURES} float32 rows, {big['file MiB'] / 1024:.1f} GiB on disk, on a machine
-with {memory:.1f} GiB of memory (written in {big['write_s'] / 60:.1f} min; `cat` reads it at
-{big['disk']:.0f} MiB/s). One epoch of `fit`: {big['fit: s per M rows'] * big['rows'] / 1e6 / 60:.1f} min
-({big['fit: s per M rows']:.2f} s per million rows, {big['fit: read MiB/s']:.0f} MiB/s), anonymous memory
-+{big['fit: anon MiB']:.0f} MiB; `transform`: {big['transform: s per M rows'] * big['rows'] / 1e6 / 60:.1f} min,
-+{big['transform: anon MiB']:.0f} MiB besides its output. Batches read from the cold file for 60 s
+{big["rows"]:,} x {N_FEATURES} float32 rows, {big["file MiB"] / 1024:.1f} GiB on disk, on a machine
+with {memory:.1f} GiB of memory (written in {big["write_s"] / 60:.1f} min; `cat` reads it at
+{big["disk"]:.0f} MiB/s). One epoch of `fit`: {big["fit: s per M rows"] * big["rows"] / 1e6 / 60:.1f} min
+({big["fit: s per M rows"]:.2f} s per million rows, {big["fit: read MiB/s"]:.0f} MiB/s), anonymous memory
++{big["fit: anon MiB"]:.0f} MiB; `transform`: {big["transform: s per M rows"] * big["rows"] / 1e6 / 60:.1f} min,
++{big["transform: anon MiB"]:.0f} MiB besides its output. Batches read from the cold file for 60 s
 without training, the two shufflings:
 
 | shuffling | rows/s | MiB/s |
@@ -261,13 +274,27 @@ without training, the two shufflings:
 
 
 def _report(rows, losses, elapsed, big=None):
-    keys = ["shuffling", "rows", "file MiB", "disk MiB/s", "fit: anon MiB", "fit: s per M rows",
-            "fit: read MiB/s", "transform: anon MiB", "transform: s per M rows"]
+    keys = [
+        "shuffling",
+        "rows",
+        "file MiB",
+        "disk MiB/s",
+        "fit: anon MiB",
+        "fit: s per M rows",
+        "fit: read MiB/s",
+        "transform: anon MiB",
+        "transform: s per M rows",
+    ]
     lines = ["| " + " | ".join(keys) + " |", "|---|" + "---:|" * (len(keys) - 1)]
     for row in rows:
-        cells = [row["shuffling"], f"{row['rows']:,}"] + [f"{row[k]:.0f}" if row[k] >= 10 else f"{row[k]:.2f}" for k in keys[2:]]
+        cells = [row["shuffling"], f"{row['rows']:,}"] + [
+            f"{row[k]:.0f}" if row[k] >= 10 else f"{row[k]:.2f}" for k in keys[2:]
+        ]
         lines.append("| " + " | ".join(cells) + " |")
-    loss_lines = ["| shuffling | loss, epoch 1 | loss, epoch 2 | MSE on all rows after |", "|---|---:|---:|---:|"]
+    loss_lines = [
+        "| shuffling | loss, epoch 1 | loss, epoch 2 | MSE on all rows after |",
+        "|---|---:|---:|---:|",
+    ]
     for name, (history, mse) in losses.items():
         loss_lines.append(f"| {name} | {history[0]:.4f} | {history[-1]:.4f} | {mse:.4f} |")
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}"

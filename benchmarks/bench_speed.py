@@ -44,11 +44,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import BENCH_DIR, RESULTS_DIR
 from torch import nn
 
 from skae import AutoEncoderTransformer
-
-from _common import BENCH_DIR, RESULTS_DIR
 
 N_FEATURES, HIDDEN, CODE, BATCH, EPOCHS = 64, 128, 32, 256, 3
 #: Inference calls per contender and repeat; the best one is kept.
@@ -114,8 +113,14 @@ def best_time(fn, calls=INFERENCE_CALLS):
 
 def skae_ae(X, device="cpu", **params):
     ae = AutoEncoderTransformer(
-        n_components=CODE, hidden_layer_sizes=(HIDDEN,), batch_size=BATCH, max_epochs=EPOCHS,
-        n_iter_no_change=EPOCHS + 1, device=device, random_state=0, **params,
+        n_components=CODE,
+        hidden_layer_sizes=(HIDDEN,),
+        batch_size=BATCH,
+        max_epochs=EPOCHS,
+        n_iter_no_change=EPOCHS + 1,
+        device=device,
+        random_state=0,
+        **params,
     )
     synchronize(device)
     start = time.perf_counter()
@@ -131,8 +136,15 @@ def pyod_ae(X):
     from pyod.models.auto_encoder import AutoEncoder
 
     det = AutoEncoder(
-        hidden_neuron_list=[HIDDEN, CODE], epoch_num=EPOCHS, batch_size=BATCH, lr=1e-3,
-        batch_norm=False, dropout_rate=0.0, preprocessing=False, verbose=0, random_state=0,
+        hidden_neuron_list=[HIDDEN, CODE],
+        epoch_num=EPOCHS,
+        batch_size=BATCH,
+        lr=1e-3,
+        batch_norm=False,
+        dropout_rate=0.0,
+        preprocessing=False,
+        verbose=0,
+        random_state=0,
         device="cpu",
     )
     start = time.perf_counter()
@@ -145,8 +157,13 @@ def sklearn_mlp(X):
     from sklearn.neural_network import MLPRegressor
 
     mlp = MLPRegressor(
-        hidden_layer_sizes=(HIDDEN, CODE, HIDDEN), batch_size=BATCH, max_iter=EPOCHS,
-        learning_rate_init=1e-3, random_state=0, tol=0, n_iter_no_change=EPOCHS + 1,
+        hidden_layer_sizes=(HIDDEN, CODE, HIDDEN),
+        batch_size=BATCH,
+        max_iter=EPOCHS,
+        learning_rate_init=1e-3,
+        random_state=0,
+        tol=0,
+        n_iter_no_change=EPOCHS + 1,
     )
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -225,8 +242,10 @@ def throughput_table(rates, reference="minimal torch loop"):
         "|---|---:|---:|---:|---:|",
     ]
     for name, (fit_rate, inf_rate) in rates.items():
-        lines.append(f"| {name} | {fit_rate:,.0f} | {fit_rate / ref_fit:.2f} | "
-                     f"{inf_rate:,.0f} | {inf_rate / ref_inf:.2f} |")
+        lines.append(
+            f"| {name} | {fit_rate:,.0f} | {fit_rate / ref_fit:.2f} | "
+            f"{inf_rate:,.0f} | {inf_rate / ref_inf:.2f} |"
+        )
     return lines
 
 
@@ -278,9 +297,12 @@ def run_search(n_rows):
     times = {}
     for n_jobs in (1, 2, 1, 2):
         search = GridSearchCV(
-            AutoEncoderTransformer(hidden_layer_sizes=(HIDDEN,), max_epochs=3, device="cpu",
-                                   random_state=0),
-            {"n_components": [4, 8, 16, 32]}, cv=2, n_jobs=n_jobs,
+            AutoEncoderTransformer(
+                hidden_layer_sizes=(HIDDEN,), max_epochs=3, device="cpu", random_state=0
+            ),
+            {"n_components": [4, 8, 16, 32]},
+            cv=2,
+            n_jobs=n_jobs,
         )
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -302,16 +324,22 @@ def main():
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch-size", type=int, default=BATCH)
     parser.add_argument("--hidden", type=int, default=HIDDEN)
-    parser.add_argument("--only", nargs="+", metavar="NAME",
-                        help="(--device cuda) run only the contenders of these names")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="(--device cuda) run only the contenders of these names",
+    )
     args = parser.parse_args()
     # The contenders read the network's width and the batch size from here.
     globals().update(BATCH=args.batch_size, HIDDEN=args.hidden)
     if args.device == "cuda":
         return main_cuda(args)
 
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-               f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
+    )
     print(f"Throughput on {args.rows} x {N_FEATURES} float32 ({machine})")
     rates = run_throughput(args.rows, args.repeats)
     print("Peak memory of fit")
@@ -388,8 +416,10 @@ def main_cuda(args):
     if not torch.cuda.is_available():
         sys.exit("--device cuda: this machine has no CUDA GPU.")
     gpu = torch.cuda.get_device_name()
-    machine = (f"{gpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-               f"Python {platform.python_version()}")
+    machine = (
+        f"{gpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+        f"Python {platform.python_version()}"
+    )
     print(f"Throughput on {args.rows} x {N_FEATURES} float32 ({machine})")
     contenders = {k: v for k, v in CUDA_CONTENDERS.items() if not args.only or k in args.only}
     rates = run_throughput(args.rows, args.repeats, contenders)

@@ -61,7 +61,7 @@ def stacked(mel):
     """Frames with their +-CONTEXT neighbours side by side, utterance mean removed."""
     mel = mel - mel.mean(0)
     padded = np.pad(mel, ((CONTEXT, CONTEXT), (0, 0)), mode="edge")
-    return np.concatenate([padded[i:i + len(mel)] for i in range(2 * CONTEXT + 1)], axis=1)
+    return np.concatenate([padded[i : i + len(mel)] for i in range(2 * CONTEXT + 1)], axis=1)
 
 
 def _entropy(labels):
@@ -101,7 +101,10 @@ class Frames:
 
     def __init__(self, n_voices):
         corpus = make_speech_corpus(
-            N_SENTENCES, speech_voices(80), return_phones=True, cache_dir=True,
+            N_SENTENCES,
+            speech_voices(80),
+            return_phones=True,
+            cache_dir=True,
             n_jobs=os.cpu_count(),
         )
         voices = corpus.speakers[:n_voices]
@@ -151,8 +154,12 @@ def _setup(n_voices, threads):
 def system_names(jitters):
     """The systems of one codebook size: k-means twice, VQTransformer, the VQ
     content code of the disentangled model at each ``code_jitter``."""
-    return ["k-means, log-mel frame", "k-means, stacked frames", "VQTransformer, stacked frames",
-            *(f"{DAE_NAME}, code_jitter={j:g}" for j in jitters)]
+    return [
+        "k-means, log-mel frame",
+        "k-means, stacked frames",
+        "VQTransformer, stacked frames",
+        *(f"{DAE_NAME}, code_jitter={j:g}" for j in jitters),
+    ]
 
 
 def fit_units(K, system, vq_epochs, dae_epochs):
@@ -172,13 +179,23 @@ def fit_units(K, system, vq_epochs, dae_epochs):
     else:
         jitter = float(system.rsplit("=", 1)[1])
         dae = DisentangledAutoEncoder(
-            n_components=32, group_dim=32, method="instance_norm", n_codes=K, code_jitter=jitter,
-            hidden_layer_sizes=(256, 256), segment_length=64, batch_size=64,
-            max_epochs=dae_epochs, device="cpu", random_state=0,
+            n_components=32,
+            group_dim=32,
+            method="instance_norm",
+            n_codes=K,
+            code_jitter=jitter,
+            hidden_layer_sizes=(256, 256),
+            segment_length=64,
+            batch_size=64,
+            max_epochs=dae_epochs,
+            device="cpu",
+            random_state=0,
         )
         dae.fit(frames.mels_train, frames.speakers_train)
-        units = (np.concatenate(dae.content_codes(frames.mels_train)),
-                 np.concatenate(dae.content_codes(frames.mels_test)))
+        units = (
+            np.concatenate(dae.content_codes(frames.mels_train)),
+            np.concatenate(dae.content_codes(frames.mels_test)),
+        )
     return (*units, time.time() - start)
 
 
@@ -218,20 +235,33 @@ def main(argv=None):
     parser.add_argument("--voices", type=int, default=16)
     parser.add_argument("--vq-epochs", type=int, default=30)
     parser.add_argument("--dae-epochs", type=int, default=20)
-    parser.add_argument("--jitters", type=float, nargs="+", default=[0.0, 0.7, 1.0],
-                        help="code_jitter of the disentangled model: one row per value")
+    parser.add_argument(
+        "--jitters",
+        type=float,
+        nargs="+",
+        default=[0.0, 0.7, 1.0],
+        help="code_jitter of the disentangled model: one row per value",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="fit the systems in this many processes (fit times then share the CPU)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="fit the systems in this many processes (fit times then share the CPU)",
+    )
     parser.add_argument("--out", default=str(RESULTS_DIR / "units.md"))
     args = parser.parse_args(argv)
     t0 = time.time()
     names = system_names(args.jitters)
     # The slow fits first, so that parallel workers finish together.
-    keys = sorted(((K, name) for K in args.sizes for name in names),
-                  key=lambda key: (not key[1].startswith(DAE_NAME), -key[0]))
+    keys = sorted(
+        ((K, name) for K in args.sizes for name in names),
+        key=lambda key: (not key[1].startswith(DAE_NAME), -key[0]),
+    )
     frames = _setup(args.voices, args.threads)  # also checks the corpus before the workers start
-    jobs = [(K, name, args.vq_epochs, args.dae_epochs, args.voices, args.threads) for K, name in keys]
+    jobs = [
+        (K, name, args.vq_epochs, args.dae_epochs, args.voices, args.threads) for K, name in keys
+    ]
     done = dict(zip(keys, in_processes(_fit_job, jobs, args.workers)))
     n_phones = len(np.unique(frames.phones_train))
     lines = []
@@ -246,10 +276,16 @@ def main(argv=None):
             print(lines[-1], flush=True)
         if K == args.sizes[len(args.sizes) // 2]:
             name = names[-1]
-            usage_figure(Path(args.out).with_suffix(".png"), done[K, name][1], frames.phones_test, K,
-                         f"{name}, K={K}: P(unit | phone), held-out frames")
+            usage_figure(
+                Path(args.out).with_suffix(".png"),
+                done[K, name][1],
+                frames.phones_test,
+                K,
+                f"{name}, K={K}: P(unit | phone), held-out frames",
+            )
     majority = np.unique(frames.phones_test, return_counts=True)[1].max() / len(frames.phones_test)
-    text = f"""# Phone-like units: VQ codes against k-means (benchmarks/bench_units.py)
+    text = (
+        f"""# Phone-like units: VQ codes against k-means (benchmarks/bench_units.py)
 
 espeak-ng corpus: the first {args.voices} voices of `speech_voices(80)`, 40 sentences each;
 units learned without labels on sentences 1-{N_TRAIN_SENTENCES} ({len(frames.phones_train)} frames),
@@ -267,10 +303,13 @@ frames). Every model stops at its epoch budget (no early stopping; the reports o
 
 | K | units | phone accuracy | NMI | PNMI | phone purity | unit purity | units used | fit s |
 |---|---|---:|---:|---:|---:|---:|---:|---:|
-""" + "\n".join(lines) + f"""
-
-![P(unit | phone)]({Path(args.out).with_suffix('.png').name})
 """
+        + "\n".join(lines)
+        + f"""
+
+![P(unit | phone)]({Path(args.out).with_suffix(".png").name})
+"""
+    )
     Path(args.out).write_text(text)
     print(text)
 

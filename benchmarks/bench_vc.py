@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import RESULTS_DIR
 from scipy.fft import dct
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
@@ -42,8 +43,6 @@ from sklearn.preprocessing import StandardScaler
 
 from skae import DisentangledAutoEncoder
 from skae.datasets import UNSEEN_VOICE, VOICES, make_speech_corpus, mel_to_audio
-
-from _common import RESULTS_DIR
 
 SEEN = [v[0] for v in VOICES]
 UNSEEN = UNSEEN_VOICE[0]
@@ -106,7 +105,8 @@ class Judges:
         labels = np.concatenate([[s] * len(m) for m, s in zip(mels, speakers)])
         keep = rng.choice(len(frames), min(len(frames), 40000), replace=False)
         self.frame = make_pipeline(
-            StandardScaler(), MLPClassifier((256,), early_stopping=True, max_iter=100, random_state=seed)
+            StandardScaler(),
+            MLPClassifier((256,), early_stopping=True, max_iter=100, random_state=seed),
         )
         self.frame.fit(frames[keep], labels[keep])
 
@@ -203,13 +203,17 @@ def speaker_stats(corpus):
 # -- training ----------------------------------------------------------------
 def train_judges(corpus):
     """Judges of all 9 voices, from the training sentences only; print their accuracy."""
-    judges = Judges([corpus.mels[i] for i in np.flatnonzero(corpus.is_train)],
-                    corpus.speaker[corpus.is_train])
+    judges = Judges(
+        [corpus.mels[i] for i in np.flatnonzero(corpus.is_train)], corpus.speaker[corpus.is_train]
+    )
     test_real = np.flatnonzero(~corpus.is_train)
     utt, frame = judges.predict([corpus.mels[i] for i in test_real])
     truth = corpus.speaker[test_real]
-    print(f"judges on real held-out speech: utt {np.mean(utt == truth):.3f}, "
-          f"frame {np.mean(frame == truth):.3f}", flush=True)
+    print(
+        f"judges on real held-out speech: utt {np.mean(utt == truth):.3f}, "
+        f"frame {np.mean(frame == truth):.3f}",
+        flush=True,
+    )
     return judges
 
 
@@ -230,9 +234,11 @@ def fit_model(args, corpus, norm):
 
 def model_line(args):
     if args.variance_compensation != "auto":
-        return (model_line(argparse.Namespace(**{**vars(args), "variance_compensation": "auto"}))
-                + ",\nseen voices converted with "
-                f"`convert(..., variance_compensation={args.variance_compensation})`")
+        return (
+            model_line(argparse.Namespace(**{**vars(args), "variance_compensation": "auto"}))
+            + ",\nseen voices converted with "
+            f"`convert(..., variance_compensation={args.variance_compensation})`"
+        )
     if args.defaults:
         return f"`DisentangledAutoEncoder(method={args.method!r})`, every other parameter at its default"
     return (
@@ -243,8 +249,11 @@ def model_line(args):
 
 
 def reproduce_args(args):
-    extra = (f" --variance-compensation {args.variance_compensation}"
-             if args.variance_compensation != "auto" else "")
+    extra = (
+        f" --variance-compensation {args.variance_compensation}"
+        if args.variance_compensation != "auto"
+        else ""
+    )
     if args.defaults:
         return f"--defaults --method {args.method}{extra}"
     return f"--method {args.method} --n-components {args.n_components}{extra}"
@@ -293,7 +302,9 @@ def code_accuracy(model, corpus, norm):
     probe = MLPClassifier((256,), early_stopping=True, max_iter=100, random_state=0)
     code_acc = probe.fit(Ztr[keep], ytr[keep]).score(Zte, yte)
     majority = np.unique(yte, return_counts=True)[1].max() / len(yte)
-    print(f"content code -> speaker: {code_acc:.3f} (most frequent voice {majority:.3f})", flush=True)
+    print(
+        f"content code -> speaker: {code_acc:.3f} (most frequent voice {majority:.3f})", flush=True
+    )
     return code_acc, majority
 
 
@@ -317,8 +328,11 @@ class Converter:
         targets = np.array([t for _, t, _ in pairs])
         stats, shift_stats = self.stats, shift_stats or self.stats
         if target_code is None:
-            converted = self.model.convert([self.norm(m) for m in src_m], targets,
-                                           variance_compensation=self.variance_compensation)
+            converted = self.model.convert(
+                [self.norm(m) for m in src_m],
+                targets,
+                variance_compensation=self.variance_compensation,
+            )
         else:
             converted = self.model.convert([self.norm(m) for m in src_m], group_code=target_code)
         return {
@@ -398,11 +412,14 @@ def parse_args(argv=None):
     parser.add_argument("--max-epochs", type=int, default=40)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
-        "--defaults", action="store_true",
+        "--defaults",
+        action="store_true",
         help="every model parameter but --method at its default (sizes/epochs ignored)",
     )
     parser.add_argument(
-        "--variance-compensation", type=compensation, default="auto",
+        "--variance-compensation",
+        type=compensation,
+        default="auto",
         help="convert(..., variance_compensation=) for the seen voices: 'auto' or a number",
     )
     parser.add_argument("--out", default=str(RESULTS_DIR / "vc.md"))
@@ -426,13 +443,29 @@ def main(argv=None):
     if args.save_model:
         save_model(args.save_model, model, norm)
     code_acc = code_accuracy(model, corpus, norm)
-    converter = Converter(corpus, norm, model, speaker_stats(corpus),
-                          f"DisentangledAutoEncoder ({args.method})", args.variance_compensation)
+    converter = Converter(
+        corpus,
+        norm,
+        model,
+        speaker_stats(corpus),
+        f"DisentangledAutoEncoder ({args.method})",
+        args.variance_compensation,
+    )
     rows, systems, pairs = evaluate_seen(converter, judges)
     unseen_rows, n_unseen, n_frames = evaluate_unseen(converter, judges)
 
-    write_table(args, rows, unseen_rows, code_acc, fit_s, model, len(pairs), n_unseen,
-                n_frames, time.time() - t0)
+    write_table(
+        args,
+        rows,
+        unseen_rows,
+        code_acc,
+        fit_s,
+        model,
+        len(pairs),
+        n_unseen,
+        n_frames,
+        time.time() - t0,
+    )
     write_examples(systems, pairs, corpus, Path(args.examples))
 
 
@@ -483,11 +516,15 @@ below the shift baseline, content code -> speaker <= 0.25.
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     kept = ""
-    if out.exists():  # what follows the tables stays: notes added by hand, bench_oneshot.py's section
+    if (
+        out.exists()
+    ):  # what follows the tables stays: notes added by hand, bench_oneshot.py's section
         old = out.read_text()
-        starts = [i for i in (old.find("\n## Notes"), old.find("<!-- bench_oneshot: begin -->")) if i >= 0]
+        starts = [
+            i for i in (old.find("\n## Notes"), old.find("<!-- bench_oneshot: begin -->")) if i >= 0
+        ]
         if starts:
-            kept = "\n" + old[min(starts):].lstrip("\n")
+            kept = "\n" + old[min(starts) :].lstrip("\n")
     out.write_text(text + kept)
     print(text)
 
@@ -522,8 +559,11 @@ def write_examples(systems, pairs, corpus, out, n_examples=2):
     picks += [i for i, (s, t, _) in enumerate(pairs) if s.startswith("f") and t.startswith("m")][:1]
     for n, i in enumerate(picks[:n_examples]):
         s, t, k = pairs[i]
-        panels = [("source " + s, corpus.mel(s, k)), ("converted to " + t, converted[i]),
-                  ("real " + t, corpus.mel(t, k))]
+        panels = [
+            ("source " + s, corpus.mel(s, k)),
+            ("converted to " + t, converted[i]),
+            ("real " + t, corpus.mel(t, k)),
+        ]
         write_example(out, f"example{n}_{s}_to_{t}", panels)
 
 

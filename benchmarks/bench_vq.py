@@ -39,13 +39,18 @@ import time
 from collections import Counter
 
 import numpy as np
+from _common import (
+    load_train_test,
+    publish,
+    report_intro,
+    report_parser,
+    require_data_dir,
+    run_datasets,
+)
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
 from skae import VQTransformer
-
-from _common import load_train_test, require_data_dir, run_datasets
-from _common import publish, report_intro, report_parser
 
 #: name -> ODDS file, or None for digits
 DATASETS = {"digits": None, "cardio": "6_cardio.npz", "satellite": "30_satellite.npz"}
@@ -144,9 +149,19 @@ def run_dataset(name, seeds):
         kmeans_mse, kmeans_perp = residual_kmeans(X_train, X_test, n_codes, 1)
         for n_codebooks in N_CODEBOOKS:
             bits = int(n_codebooks * math.log2(n_codes))
-            row = dict(K=n_codes, C=n_codebooks, bits=bits, vq=[], perp=[], perp_min=[],
-                       used=[], fit_s=[], kmeans=kmeans_mse, kmeans_perp=kmeans_perp[0],
-                       pca=pca[bits])
+            row = dict(
+                K=n_codes,
+                C=n_codebooks,
+                bits=bits,
+                vq=[],
+                perp=[],
+                perp_min=[],
+                used=[],
+                fit_s=[],
+                kmeans=kmeans_mse,
+                kmeans_perp=kmeans_perp[0],
+                pca=pca[bits],
+            )
             if n_codebooks == 1:
                 row["rkmeans"] = kmeans_mse
             else:
@@ -185,11 +200,16 @@ def table(all_results, seeds):
             vq = np.mean(row["vq"])
             cell = f"{vq:.4f}" + (f" ± {np.std(row['vq']):.4f}" if len(seeds) > 1 else "")
             pca_mse, pca_bits = row["pca"]
-            cells = {"vq": (vq, cell), "rkmeans": (row["rkmeans"], f"{row['rkmeans']:.4f}"),
-                     "pca": (pca_mse, f"{pca_mse:.4f}")}
+            cells = {
+                "vq": (vq, cell),
+                "rkmeans": (row["rkmeans"], f"{row['rkmeans']:.4f}"),
+                "pca": (pca_mse, f"{pca_mse:.4f}"),
+            }
             best = min(value for value, _ in cells.values())
-            cells = {key: f"**{text}**" if value == best else text
-                     for key, (value, text) in cells.items()}
+            cells = {
+                key: f"**{text}**" if value == best else text
+                for key, (value, text) in cells.items()
+            }
             lines.append(
                 f"| {name} {shape} | {row['K']} | {row['C']} | {row['bits']} "
                 f"| {cells['vq']} "

@@ -132,12 +132,23 @@ def compare_cuts():
             detector = AEOutlierDetector(random_state=seed).fit(X_train)
             train, test = -detector.score_samples(X_train), -detector.score_samples(X_test)
             for rule, cut in _cuts(train).items():
-                records.append(dict(rule=rule, dataset=name, flagged=np.mean(train > cut),
-                                    f1=f1_score(y_test, test > cut)))
+                records.append(
+                    dict(
+                        rule=rule,
+                        dataset=name,
+                        flagged=np.mean(train > cut),
+                        f1=f1_score(y_test, test > cut),
+                    )
+                )
             forest = IsolationForest(random_state=seed).fit(X_train)
-            records.append(dict(rule="IsolationForest's own", dataset=name,
-                                flagged=np.mean(forest.predict(X_train) == -1),
-                                f1=f1_score(y_test, forest.predict(X_test) == -1)))
+            records.append(
+                dict(
+                    rule="IsolationForest's own",
+                    dataset=name,
+                    flagged=np.mean(forest.predict(X_train) == -1),
+                    f1=f1_score(y_test, forest.predict(X_test) == -1),
+                )
+            )
     table = pd.DataFrame(records).groupby(["rule", "dataset"], sort=False).mean()
     f1 = table["f1"].unstack("dataset")
     f1.insert(0, "mean F1", f1.mean(axis=1))

@@ -83,7 +83,9 @@ def main(names=None):
     print("|---" * (len(names) + 2) + "|")
     for variant, per_set in aucs.items():
         means = [np.mean(per_set[name]) for name in names]
-        print(f"| {variant} | " + " | ".join(f"{m:.3f}" for m in means) + f" | {np.mean(means):.4f} |")
+        print(
+            f"| {variant} | " + " | ".join(f"{m:.3f}" for m in means) + f" | {np.mean(means):.4f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -110,9 +110,7 @@ def robust_z_log(scores):
 
 def soft_weights(scores, rule):
     """Row weights in [0, 1] that fall with the anomaly score, by ``rule``."""
-    scores = np.where(
-        np.isfinite(scores), scores, np.nanmax(scores[np.isfinite(scores)]) * 10
-    )
+    scores = np.where(np.isfinite(scores), scores, np.nanmax(scores[np.isfinite(scores)]) * 10)
     if rule == "rank":
         p = (np.argsort(np.argsort(scores)) + 0.5) / len(scores)
         return np.clip(2 * (1 - p), 0, 1)
@@ -230,9 +228,7 @@ def run_job(job):
     from bench_detect import METHODS, split
 
     X, y = load_odds_sets([name], Path(folder))[name]
-    X_train, X_test, _ = split(
-        protocol, X, y, seed
-    )  # y_test is recomputed by the caller
+    X_train, X_test, _ = split(protocol, X, y, seed)  # y_test is recomputed by the caller
     out = {}  # base name -> dict(train=..., test=..., seconds=...)
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -311,9 +307,7 @@ def run_job(job):
             last, before = out["default"]["train"], out["default"]["seconds"]
             for keep_share in (0.9, 0.8):
                 vae, secs = fits.short_vae(fits.trim(last, 1 - keep_share))
-                out[f"VAE60 kept {keep_share:.0%} of last -ll"] = fits.vae_base(
-                    vae, before + secs
-                )
+                out[f"VAE60 kept {keep_share:.0%} of last -ll"] = fits.vae_base(vae, before + secs)
         elif kind == "ae once+vae":
             # Cheaper: one autoencoder fit, its 30% trim, a 60-epoch VAE on the
             # kept rows, scored with 16 (the VAE's default) or 4 importance samples.
@@ -321,9 +315,7 @@ def run_job(job):
             vae, secs = fits.short_vae(fits.trim(tr0))
             for samples in (16, 4):
                 vae.set_params(n_importance_samples=samples)
-                out[f"AE once, VAE60 kept, {samples} samples -ll"] = fits.vae_base(
-                    vae, s0 + secs
-                )
+                out[f"AE once, VAE60 kept, {samples} samples -ll"] = fits.vae_base(vae, s0 + secs)
         elif kind == "peers":
             for peer in PEERS:
                 start = time.perf_counter()
@@ -339,9 +331,15 @@ def run_job(job):
     return job, out
 
 
-KINDS = ("vae", "core", "core+short vae", "core+vae trims", "ae once+vae", "trim-then-weight", "peers") + tuple(
-    f"soft {r}" for r in SOFT_RULES
-)
+KINDS = (
+    "vae",
+    "core",
+    "core+short vae",
+    "core+vae trims",
+    "ae once+vae",
+    "trim-then-weight",
+    "peers",
+) + tuple(f"soft {r}" for r in SOFT_RULES)
 
 # Variants made of bases in the caller: name -> [(weight, base)], robust sums.
 COMBOS = {
@@ -364,7 +362,8 @@ for _epochs in (20, 60):
 for _share in ("90%", "80%"):
     for _w in (1, 2):
         COMBOS[f"default + VAE60 kept {_share} of last ({_w})"] = [
-            (1, "default"), (_w, f"VAE60 kept {_share} of last -ll")
+            (1, "default"),
+            (_w, f"VAE60 kept {_share} of last -ll"),
         ]
 NOT_VARIANTS = ("latent of default", "latent of untrimmed")
 
@@ -425,9 +424,7 @@ def combo_records(bases, y_test, meta):
     for variant, parts in COMBOS.items():
         if not all(base in bases for _, base in parts):
             continue
-        score = sum(
-            w * robust_scale(bases[b]["test"], bases[b]["train"]) for w, b in parts
-        )
+        score = sum(w * robust_scale(bases[b]["test"], bases[b]["train"]) for w, b in parts)
         # A latent term reuses its autoencoder's fits (its seconds include them).
         times = [bases[b]["seconds"] for _, b in parts]
         latent = any(b.startswith("latent") or " kept " in b for _, b in parts)
@@ -444,7 +441,15 @@ def combo_records(bases, y_test, meta):
 
 
 # -- driving -----------------------------------------------------------------------
-_COST = {"vae": 40, "core+short vae": 12, "ae once+vae": 6, "core+vae trims": 12, "peers": 6, "core": 3.5, "trim-then-weight": 6}
+_COST = {
+    "vae": 40,
+    "core+short vae": 12,
+    "ae once+vae": 6,
+    "core+vae trims": 12,
+    "peers": 6,
+    "core": 3.5,
+    "trim-then-weight": 6,
+}
 
 
 def make_jobs(kinds, collection, folder, names, seeds):
@@ -473,13 +478,8 @@ def run_phase(jobs, phase, workers, deadline, sink):
             try:
                 job, out = pending.next(timeout=max(1.0, deadline - time.time()))
             except Exception as exc:  # noqa: BLE001 - timeout or a failed job
-                print(
-                    f"phase {phase}: stopped ({type(exc).__name__}: {exc})", flush=True
-                )
-                if (
-                    isinstance(exc, TimeoutError)
-                    or type(exc).__name__ == "TimeoutError"
-                ):
+                print(f"phase {phase}: stopped ({type(exc).__name__}: {exc})", flush=True)
+                if isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError":
                     pool.terminate()
                     break
                 continue
@@ -520,9 +520,7 @@ def pyod_records(seeds):
         rows = [
             r
             for r in csv.DictReader(f)
-            if r["method"] in PYOD_PEERS
-            and r["collection"] == "odds"
-            and int(r["seed"]) in seeds
+            if r["method"] in PYOD_PEERS and r["collection"] == "odds" and int(r["seed"]) in seeds
         ]
     return [
         {
@@ -575,11 +573,7 @@ def margins(records, collection="odds"):
     forest = means.get(("clean", "IsolationForest"), np.inf)
     margin = {}
     for protocol, v in list(means):
-        if (
-            protocol != "clean"
-            or v in PEERS + PYOD_PEERS
-            or ("contaminated", v) not in means
-        ):
+        if protocol != "clean" or v in PEERS + PYOD_PEERS or ("contaminated", v) not in means:
             continue
         own, best_peer = ranks["clean", v]
         margin[v] = min(
@@ -605,11 +599,7 @@ def summarize(records, collection):
         auc = auc.where(n_seeds == n_seeds.max().max())
         # A run cut by its deadline: keep the sets IsolationForest and the
         # default finished on, then the variants complete on all of them.
-        auc = auc[
-            auc[[c for c in ("IsolationForest", "default") if c in auc]]
-            .notna()
-            .all(axis=1)
-        ]
+        auc = auc[auc[[c for c in ("IsolationForest", "default") if c in auc]].notna().all(axis=1)]
         auc = auc.loc[:, auc.notna().all()]
         seconds = part.groupby("variant").seconds.sum(min_count=1)
         peers = [p for p in PEERS + PYOD_PEERS if p in auc.columns]
@@ -701,9 +691,7 @@ def main(argv=None):
     parser.add_argument("--kinds", nargs="+", default=list(KINDS))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--workers", type=int, default=14)
-    parser.add_argument(
-        "--deadline", type=float, default=3600, help="seconds for everything"
-    )
+    parser.add_argument("--deadline", type=float, default=3600, help="seconds for everything")
     parser.add_argument("--out", default=os.environ.get("OUT", "/tmp/sweep_protocols"))
     parser.add_argument("--summarize", default=None, help="records.jsonl to report on")
     args = parser.parse_args(argv)
@@ -729,9 +717,7 @@ def main(argv=None):
         ran = {r["dataset"] for r in records}
         records += [r for r in pyod_records(args.seeds) if r["dataset"] in ran]
         order, margin = margins(records)
-        print(
-            "margins:", json.dumps({v: round(margin[v], 4) for v in order}), flush=True
-        )
+        print("margins:", json.dumps({v: round(margin[v], 4) for v in order}), flush=True)
         _write_report(records, "odds", out / "report_odds.md")
         if args.more != "none" and time.time() < deadline - 30:
             chosen = [v for v in order if margin[v] >= 0] or order[:2]

@@ -19,11 +19,18 @@ from sklearn.preprocessing import MinMaxScaler
 from skae import AutoEncoderTransformer
 
 X, y = load_digits(return_X_y=True)
-pipe = Pipeline([
-    ("scale", MinMaxScaler()),
-    ("ae", AutoEncoderTransformer(max_epochs=60, early_stopping=True, device="cpu", random_state=0)),
-    ("clf", LogisticRegression(max_iter=2000)),
-])
+pipe = Pipeline(
+    [
+        ("scale", MinMaxScaler()),
+        (
+            "ae",
+            AutoEncoderTransformer(
+                max_epochs=60, early_stopping=True, device="cpu", random_state=0
+            ),
+        ),
+        ("clf", LogisticRegression(max_iter=2000)),
+    ]
+)
 search = GridSearchCV(pipe, {"ae__n_components": [2, 4, 8, 16]}, cv=3).fit(X, y)
 print("best:", search.best_params_, f"accuracy {search.best_score_:.3f}")
 
@@ -32,8 +39,14 @@ mean, std = search.cv_results_["mean_test_score"], search.cv_results_["std_test_
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
 left.errorbar(widths, mean, yerr=std, marker="o", capsize=3)
-left.set(xscale="log", xticks=widths, xticklabels=widths, xlabel="n_components",
-         ylabel="cross-validated accuracy", title="accuracy of a classifier on the code")
+left.set(
+    xscale="log",
+    xticks=widths,
+    xticklabels=widths,
+    xlabel="n_components",
+    ylabel="cross-validated accuracy",
+    title="accuracy of a classifier on the code",
+)
 
 # %%
 # The refitted pipeline's autoencoder kept its per-epoch history: the training

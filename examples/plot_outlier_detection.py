@@ -35,8 +35,10 @@ forest = IsolationForest(random_state=0).fit(scaler.transform(X_train))
 # Higher = more anomalous (scikit-learn's score_samples is the opposite).
 scores = -detector.score_samples(scaler.transform(X_test))
 forest_scores = -forest.score_samples(scaler.transform(X_test))
-print(f"ROC-AUC: AEOutlierDetector {roc_auc_score(is_anomaly, scores):.3f}, "
-      f"IsolationForest {roc_auc_score(is_anomaly, forest_scores):.3f}")
+print(
+    f"ROC-AUC: AEOutlierDetector {roc_auc_score(is_anomaly, scores):.3f}, "
+    f"IsolationForest {roc_auc_score(is_anomaly, forest_scores):.3f}"
+)
 
 # %%
 # The scores span orders of magnitude, so the histogram's axis is logarithmic.
@@ -45,8 +47,9 @@ bins = np.geomspace(scores.min(), scores.max(), 40)
 left.hist(scores[is_anomaly == 0], bins, alpha=0.6, label="held-out ones")
 left.hist(scores[is_anomaly == 1], bins, alpha=0.6, label="other digits (anomalies)")
 left.axvline(detector.threshold_, color="k", ls="--", label='threshold ("auto")')
-left.set(xscale="log", xlabel="anomaly score (reconstruction error)", ylabel="test rows",
-         title="scores")
+left.set(
+    xscale="log", xlabel="anomaly score (reconstruction error)", ylabel="test rows", title="scores"
+)
 left.legend()
 RocCurveDisplay.from_predictions(is_anomaly, scores, name="AEOutlierDetector", ax=right)
 RocCurveDisplay.from_predictions(is_anomaly, forest_scores, name="IsolationForest", ax=right)

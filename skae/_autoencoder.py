@@ -3,8 +3,8 @@
 from torch import nn
 
 from ._base import BaseAutoEncoder
-from ._nn.mlp import EncoderDecoder
 from ._encoder_decoder import encoder_decoder
+from ._nn.mlp import EncoderDecoder
 from ._rows import RowTransformerMixin
 
 

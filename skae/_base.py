@@ -45,9 +45,9 @@ from ._engine.data import (
     stream_block_rows,
     training_rows,
 )
+from ._engine.net import ReconstructionNet
 from ._fitted import FittedNetworkMixin, unchanged_on_error
 from ._nn.mlp import ACTIVATIONS
-from ._engine.net import ReconstructionNet
 from ._utils import check_training_setup, subsample
 from .exceptions import TrainingInterruptedWarning
 

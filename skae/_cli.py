@@ -72,8 +72,10 @@ def _read_rows(path):
         except Exception as error:  # noqa: BLE001 - any reader error is one line
             _fail(f"{path}: cannot read as Parquet ({error})")
         header = [str(name) for name in frame.columns]
-        return [header] + [[repr(v) if isinstance(v, float) else str(v) for v in row]
-                           for row in frame.itertuples(index=False)]
+        return [header] + [
+            [repr(v) if isinstance(v, float) else str(v) for v in row]
+            for row in frame.itertuples(index=False)
+        ]
     try:
         with open(path, newline="") as handle:
             return [row for row in csv.reader(handle) if row]
@@ -250,8 +252,9 @@ def main(argv=None):
     score.add_argument("model", help="model file written by skae detect --save-model")
     score.add_argument("input", help="CSV or Parquet file")
     for command in (find, score):
-        command.add_argument("--out", "--output", dest="out",
-                             help="CSV file to write (default: standard output)")
+        command.add_argument(
+            "--out", "--output", dest="out", help="CSV file to write (default: standard output)"
+        )
         command.add_argument("--columns", nargs="+", help="use these columns only (by name)")
         command.add_argument("--force", action="store_true", help="overwrite existing files")
         command.add_argument("--quiet", action="store_true", help="print no summary")

@@ -51,9 +51,11 @@ def run_demo(n_components=8, out_dir="demo_output", random_state=0):
     }
     print(f"held-out reconstruction MSE with {n_components} components:")
     print(f"  PCA                     {results['pca']:.5f}")
-    print(f"  AutoEncoderTransformer  {results['autoencoder']:.5f}  "
-          f"({results['autoencoder'] / results['pca']:.2f} x PCA; {ae.n_iter_} epochs, "
-          f"{seconds:.1f} s on {ae.device_})")
+    print(
+        f"  AutoEncoderTransformer  {results['autoencoder']:.5f}  "
+        f"({results['autoencoder'] / results['pca']:.2f} x PCA; {ae.n_iter_} epochs, "
+        f"{seconds:.1f} s on {ae.device_})"
+    )
     results["figure"] = _plot(X_test, pca_rec, ae_rec, Path(out_dir))
     return results
 

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder import AutoEncoderTransformer
+
 # Also where models pickled before the corruptions moved look for them.
 from ._noise import NOISES, CallableNoise, GaussianNoise, MaskingNoise, SwapNoise
 

@@ -40,8 +40,7 @@ def resolve_input_shape(input_shape, n_features):
         shape = tuple(n_features // known if s == -1 else int(s) for s in shape)
     if int(np.prod(shape)) != n_features:
         raise ValueError(
-            f"input_shape={tuple(input_shape)} does not describe rows of X's "
-            f"{n_features} features."
+            f"input_shape={tuple(input_shape)} does not describe rows of X's {n_features} features."
         )
     return shape
 
@@ -121,12 +120,16 @@ def check_pair(encoder, decoder, n_features, n_components):
     try:
         with torch.no_grad():
             z = _checked_call(
-                encoder, torch.zeros(2, n_features), (2, n_components),
+                encoder,
+                torch.zeros(2, n_features),
+                (2, n_components),
                 f"encoder must map rows (n, {n_features}) to codes (n, n_components={n_components})",
                 f"encoder cannot take rows of {n_features} features",
             )
             _checked_call(
-                decoder, z, (2, n_features),
+                decoder,
+                z,
+                (2, n_features),
                 f"decoder must map codes (n, {n_components}) back to rows (n, {n_features})",
                 f"decoder cannot take codes of width {n_components}",
             )

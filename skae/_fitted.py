@@ -33,7 +33,6 @@ def unchanged_on_error(estimator, restore=None):
         raise
 
 
-
 class FittedNetworkMixin:
     """Accessors and inference over the fitted ``net_`` of an estimator."""
 

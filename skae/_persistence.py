@@ -168,9 +168,7 @@ class _Writer:
                 raise TypeError(f"{path}: {exc}") from None
         if isinstance(value, BaseEstimator):
             return self.estimator(value, path)
-        raise TypeError(
-            f"{path} is a {type(value).__name__}, which cannot be saved without pickle"
-        )
+        raise TypeError(f"{path} is a {type(value).__name__}, which cannot be saved without pickle")
 
     def estimator(self, estimator, path):
         name = _public_name(type(estimator))
@@ -412,8 +410,6 @@ def load(path: str | os.PathLike, device: str | torch.device | None = None) -> B
                 TypeError, KeyError, IndexError, AttributeError, ValueError,
                 RuntimeError, ImportError, RecursionError, OverflowError,
             ) as exc:  # fmt: skip
-                raise ModelFileError(
-                    f"{path} is malformed: {type(exc).__name__}: {exc}"
-                ) from None
+                raise ModelFileError(f"{path} is malformed: {type(exc).__name__}: {exc}") from None
     except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, EOFError) as exc:
         raise ModelFileError(f"{path} is not a readable skae model file: {exc}") from None

@@ -41,8 +41,7 @@ def check_training_setup(estimator, X, partial):
         ok = False
     if not ok or isinstance(sizes, str):
         raise ValueError(
-            "hidden_layer_sizes must be a sequence of positive integers, "
-            f"got {sizes!r}."
+            f"hidden_layer_sizes must be a sequence of positive integers, got {sizes!r}."
         )
     if estimator.loss == "bce" and (X.min() < 0 or X.max() > 1):
         raise ValueError(
@@ -70,8 +69,7 @@ def check_training_setup(estimator, X, partial):
             isinstance(callback, type) and issubclass(callback, Callback)
         ):
             raise TypeError(
-                "callbacks must be skorch callbacks or (name, callback) tuples, "
-                f"got {item!r}."
+                f"callbacks must be skorch callbacks or (name, callback) tuples, got {item!r}."
             )
 
 
@@ -86,4 +84,3 @@ def subsample(X, max_rows, seed=0):
         return X
     rng = np.random.default_rng(seed)
     return X[np.sort(rng.choice(len(X), max_rows, replace=False))]
-

@@ -18,8 +18,8 @@ from skorch.callbacks import Callback
 
 from ._base import BaseAutoEncoder
 from ._encoder_decoder import encoder_decoder
-from ._rows import RowTransformerMixin
 from ._nn.vae import GaussianVAE, NormalNLL
+from ._rows import RowTransformerMixin
 from ._utils import check_n_samples
 
 

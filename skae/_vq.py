@@ -8,12 +8,12 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import _MAX_KEPT_CODES, BaseAutoEncoder
-from ._vq_codes import check_codes, code_usage
-from ._utils import subsample
-from ._engine.inference import raise_not_finite
 from ._encoder_decoder import encoder_decoder
+from ._engine.inference import raise_not_finite
 from ._nn.quantizer import VQAutoEncoder
 from ._rows import RowTransformerMixin
+from ._utils import subsample
+from ._vq_codes import check_codes, code_usage
 
 
 class VQTransformer(RowTransformerMixin, BaseAutoEncoder):

@@ -18,8 +18,13 @@ from skae._engine.data import BatchIterator, TensorData, training_rows
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 FAST = dict(
-    n_components=3, hidden_layer_sizes=(16,), max_epochs=15, batch_size=32, lr=3e-3,
-    device="cpu", random_state=0,
+    n_components=3,
+    hidden_layer_sizes=(16,),
+    max_epochs=15,
+    batch_size=32,
+    lr=3e-3,
+    device="cpu",
+    random_state=0,
 )
 
 

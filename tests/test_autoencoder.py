@@ -8,7 +8,6 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback, LRScheduler
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
@@ -18,6 +17,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_sp
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import Callback, LRScheduler
 
 from skae import AutoEncoderTransformer, TrainingDivergedError
 
@@ -79,8 +79,14 @@ def test_linear_autoencoder_reaches_pca_error(digits):
     # No hidden layer and no activation: the optimum is PCA's subspace.
     X = StandardScaler().fit_transform(digits[0][:600])
     ae = AutoEncoderTransformer(
-        n_components=5, hidden_layer_sizes=(), lr=1e-2, batch_size=64,
-        max_epochs=100, n_iter_no_change=100, device="cpu", random_state=0,
+        n_components=5,
+        hidden_layer_sizes=(),
+        lr=1e-2,
+        batch_size=64,
+        max_epochs=100,
+        n_iter_no_change=100,
+        device="cpu",
+        random_state=0,
     ).fit(X)
     assert -ae.score(X) <= 1.05 * pca_mse(X, X, 5)
 
@@ -89,8 +95,15 @@ def test_lbfgs_linear_autoencoder_matches_pca(digits):
     # Optimizers that need a closure (LBFGS) run through skorch's train_step.
     X = digits[0][:600] / 16
     ae = AutoEncoderTransformer(
-        n_components=5, hidden_layer_sizes=(), optimizer=torch.optim.LBFGS, lr=1,
-        batch_size=600, max_epochs=50, n_iter_no_change=50, device="cpu", random_state=0,
+        n_components=5,
+        hidden_layer_sizes=(),
+        optimizer=torch.optim.LBFGS,
+        lr=1,
+        batch_size=600,
+        max_epochs=50,
+        n_iter_no_change=50,
+        device="cpu",
+        random_state=0,
     ).fit(X)
     assert -ae.score(X) <= 1.01 * pca_mse(X, X, 5)
 
@@ -106,8 +119,9 @@ def test_default_autoencoder_beats_pca_on_held_out_digits(digits):
 @pytest.mark.parametrize("loss", ["mse", "mae", "huber", "bce"])
 def test_losses_train(digits, loss):
     X = digits[0][:300] / 16
-    ae = AutoEncoderTransformer(n_components=4, loss=loss, max_epochs=8, device="cpu",
-                                random_state=0).fit(X)
+    ae = AutoEncoderTransformer(
+        n_components=4, loss=loss, max_epochs=8, device="cpu", random_state=0
+    ).fit(X)
     losses = ae.history_[:, "train_loss"]
     assert losses[-1] < losses[0]
     if loss == "bce":
@@ -115,11 +129,14 @@ def test_losses_train(digits, loss):
         assert X_rec.min() >= 0 and X_rec.max() <= 1
 
 
-@pytest.mark.parametrize("params", [
-    dict(batch_norm=True, dropout=0.2, activation="gelu"),
-    dict(optimizer="sgd", lr=0.05, weight_decay=1e-4),
-    dict(optimizer="adamw", weight_decay=1e-2, activation="tanh"),
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(batch_norm=True, dropout=0.2, activation="gelu"),
+        dict(optimizer="sgd", lr=0.05, weight_decay=1e-4),
+        dict(optimizer="adamw", weight_decay=1e-2, activation="tanh"),
+    ],
+)
 def test_architecture_and_optimizer_options_train(X_small, params):
     ae = AutoEncoderTransformer(n_components=2, **{**FAST, "max_epochs": 10, **params})
     losses = ae.fit(X_small).history_[:, "train_loss"]
@@ -135,8 +152,15 @@ def test_batch_norm_with_one_row_tail(X_small):
 # -- stopping, warm start, partial_fit, callbacks ------------------------------
 def test_early_stopping_uses_validation_and_stops(digits):
     X = digits[0][:500] / 16
-    ae = AutoEncoderTransformer(n_components=4, early_stopping=True, n_iter_no_change=2,
-                                tol=1.0, max_epochs=50, device="cpu", random_state=0)
+    ae = AutoEncoderTransformer(
+        n_components=4,
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=1.0,
+        max_epochs=50,
+        device="cpu",
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         ae.fit(X)
@@ -155,7 +179,7 @@ def test_partial_fit_continues_training(digits):
     X = digits[0][:300] / 16
     ae = AutoEncoderTransformer(n_components=4, device="cpu", random_state=0)
     before = None
-    for i in range(5):
+    for _ in range(5):
         ae.partial_fit(X)
         if before is None:
             before = -ae.score(X)
@@ -249,8 +273,9 @@ def test_pipeline_grid_search_parallel(digits):
         AutoEncoderTransformer(max_epochs=10, device="cpu", random_state=0),
         LogisticRegression(max_iter=300),
     )
-    search = GridSearchCV(pipe, {"autoencodertransformer__n_components": [2, 8]}, cv=2,
-                          n_jobs=2, error_score="raise")
+    search = GridSearchCV(
+        pipe, {"autoencodertransformer__n_components": [2, 8]}, cv=2, n_jobs=2, error_score="raise"
+    )
     search.fit(X, y)
     scores = search.cv_results_["mean_test_score"]
     assert scores[1] > scores[0] > 0.3
@@ -258,9 +283,11 @@ def test_pipeline_grid_search_parallel(digits):
 
 def test_grid_search_on_reconstruction_score(digits):
     X = digits[0][:300] / 16
-    search = GridSearchCV(AutoEncoderTransformer(max_epochs=30, batch_size=32, device="cpu",
-                                                 random_state=0),
-                          {"n_components": [1, 8]}, cv=2)
+    search = GridSearchCV(
+        AutoEncoderTransformer(max_epochs=30, batch_size=32, device="cpu", random_state=0),
+        {"n_components": [1, 8]},
+        cv=2,
+    )
     search.fit(X)
     assert search.best_params_ == {"n_components": 8}
 
@@ -288,14 +315,17 @@ def test_sample_resembles_training_data(digits):
 
 
 # -- errors -------------------------------------------------------------------------
-@pytest.mark.parametrize("X, match", [
-    ([[1.0, np.nan], [2.0, 3.0]], "NaN"),
-    ([[1.0, np.inf], [2.0, 3.0]], "infinity"),
-    (np.empty((0, 3)), "0 sample"),
-    ([1.0, 2.0, 3.0], "2D array"),
-    ([["a", "b"], ["c", "d"]], "could not convert|dtype"),
-    ([[1e300, 0.0], [0.0, 1.0]], "infinity|too large"),
-])
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        ([[1.0, np.nan], [2.0, 3.0]], "NaN"),
+        ([[1.0, np.inf], [2.0, 3.0]], "infinity"),
+        (np.empty((0, 3)), "0 sample"),
+        ([1.0, 2.0, 3.0], "2D array"),
+        ([["a", "b"], ["c", "d"]], "could not convert|dtype"),
+        ([[1e300, 0.0], [0.0, 1.0]], "infinity|too large"),
+    ],
+)
 def test_bad_fit_input(X, match):
     with pytest.raises(ValueError, match=match):
         AutoEncoderTransformer(**FAST).fit(X)
@@ -303,7 +333,9 @@ def test_bad_fit_input(X, match):
 
 def test_bad_input_after_fit(X_small):
     ae = AutoEncoderTransformer(n_components=3, **FAST).fit(X_small)
-    with pytest.raises(ValueError, match="X has 4 features, but AutoEncoderTransformer is expecting 5"):
+    with pytest.raises(
+        ValueError, match="X has 4 features, but AutoEncoderTransformer is expecting 5"
+    ):
         ae.transform(X_small[:, :4])
     with pytest.raises(ValueError, match=re.escape("expecting 3 latent features")):
         ae.inverse_transform(X_small)
@@ -315,24 +347,31 @@ def test_bad_input_after_fit(X_small):
 
 def test_unfitted_use():
     ae = AutoEncoderTransformer()
-    for method, arg in [("transform", [[0.0]]), ("inverse_transform", [[0.0, 0.0]]),
-                        ("score", [[0.0]]), ("sample", 1)]:
+    for method, arg in [
+        ("transform", [[0.0]]),
+        ("inverse_transform", [[0.0, 0.0]]),
+        ("score", [[0.0]]),
+        ("sample", 1),
+    ]:
         with pytest.raises(NotFittedError):
             getattr(ae, method)(arg)
     with pytest.raises(NotFittedError):
-        ae.module_
+        ae.module_  # noqa: B018 (reading the property is the test)
 
 
-@pytest.mark.parametrize("params, error, match", [
-    (dict(n_components=0), ValueError, "n_components"),
-    (dict(loss="cosine"), ValueError, "loss"),
-    (dict(lr=-1.0), ValueError, "lr"),
-    (dict(dropout=1.0), ValueError, "dropout"),
-    (dict(hidden_layer_sizes=(16, 0)), ValueError, "hidden_layer_sizes"),
-    (dict(hidden_layer_sizes="wide"), ValueError, "hidden_layer_sizes"),
-    (dict(device="tpu9"), ValueError, "device"),
-    (dict(optimizer="adagrad2"), ValueError, "optimizer"),
-])
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(n_components=0), ValueError, "n_components"),
+        (dict(loss="cosine"), ValueError, "loss"),
+        (dict(lr=-1.0), ValueError, "lr"),
+        (dict(dropout=1.0), ValueError, "dropout"),
+        (dict(hidden_layer_sizes=(16, 0)), ValueError, "hidden_layer_sizes"),
+        (dict(hidden_layer_sizes="wide"), ValueError, "hidden_layer_sizes"),
+        (dict(device="tpu9"), ValueError, "device"),
+        (dict(optimizer="adagrad2"), ValueError, "optimizer"),
+    ],
+)
 def test_invalid_parameters(X_small, params, error, match):
     with pytest.raises(error, match=match):
         AutoEncoderTransformer(**{**FAST, **params}).fit(X_small)

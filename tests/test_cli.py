@@ -134,7 +134,9 @@ def test_score_applies_a_saved_model_and_checks_its_columns(readings, tmp_path, 
     assert scores_of(first) == scores_of(second)
     narrow = tmp_path / "narrow.csv"
     narrow.write_text("a,b\n1,2\n3,4\n")
-    refused(capsys, lambda: main(["score", str(model), str(narrow)]), "trained on 3 numeric columns")
+    refused(
+        capsys, lambda: main(["score", str(model), str(narrow)]), "trained on 3 numeric columns"
+    )
     refused(capsys, lambda: main(["score", str(readings), str(readings)]), "not a skae model file")
 
 
@@ -172,8 +174,20 @@ def test_command_line_scores_rank_as_the_python_api(tmp_path):
     path, out = tmp_path / "unseen.csv", tmp_path / "scores.csv"
     np.savetxt(path, X, delimiter=",", header="p,q,r,s", comments="", fmt="%.17g")
     done = subprocess.run(
-        [sys.executable, "-m", "skae", "detect", str(path), "--out", str(out), "--random-state", "3"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "skae",
+            "detect",
+            str(path),
+            "--out",
+            str(out),
+            "--random-state",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     cli_scores = np.array([float(r["anomaly_score"]) for r in scores_of(out)])
@@ -187,7 +201,10 @@ def test_a_broken_file_ends_the_program_with_one_line(tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text("a,b\n1,2\n3\n")
     done = subprocess.run(
-        [sys.executable, "-m", "skae", "detect", str(path)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "skae", "detect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert done.stderr.strip() == f"skae: error: line 3 of {path} has 1 cells, not 2"

@@ -39,7 +39,11 @@ ESTIMATORS = [
     AutoEncoderTransformer(input_shape=(1, -1), **FAST),
     VQTransformer(n_codes=8, n_codebooks=2, n_components=4, **FAST),
     VQTransformer(
-        n_codes=8, n_components=4, encoder=UserNetwork, decoder=UserNetwork, max_epochs=5,
+        n_codes=8,
+        n_components=4,
+        encoder=UserNetwork,
+        decoder=UserNetwork,
+        max_epochs=5,
         device="cpu",
     ),
     DisentangledAutoEncoder(n_components=2, group_dim=2, **FAST),
@@ -81,7 +85,9 @@ EXPECTED_FAILED_CHECKS = {
         ),
         "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS,
     },
-    "AutoEncoderTransformer": {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS},
+    "AutoEncoderTransformer": {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS
+    },
     "DenoisingAutoEncoder": {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS},
     "VQTransformer": {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS},
     "VariationalAutoEncoder": {
@@ -96,7 +102,8 @@ EXPECTED_FAILED_CHECKS = {
 
 
 @parametrize_with_checks(
-    ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {})
+    ESTIMATORS,
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),
 )
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
@@ -116,7 +123,9 @@ def test_no_method_overrides_a_base_method_with_another_signature(estimator):
             base = next((b for b in klass.__mro__[1:] if callable(vars(b).get(name))), None)
             if base is not None:
                 own, inherited = inspect.signature(member), inspect.signature(vars(base)[name])
-                assert own == inherited, f"{klass.__name__}.{name}{own} vs {base.__name__}{inherited}"
+                assert own == inherited, (
+                    f"{klass.__name__}.{name}{own} vs {base.__name__}{inherited}"
+                )
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: type(est).__name__)

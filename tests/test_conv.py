@@ -8,11 +8,12 @@ from sklearn.datasets import load_digits
 
 import skae
 from skae import AEOutlierDetector, AutoEncoderTransformer, DenoisingAutoEncoder, VQTransformer
-from skae._nn.conv import ConvDecoder, ConvEncoder
 from skae._encoder_decoder import resolve_input_shape
+from skae._nn.conv import ConvDecoder, ConvEncoder
 
-FAST = dict(hidden_layer_sizes=(8, 16), max_epochs=20, batch_size=64, lr=3e-3, device="cpu",
-            random_state=0)
+FAST = dict(
+    hidden_layer_sizes=(8, 16), max_epochs=20, batch_size=64, lr=3e-3, device="cpu", random_state=0
+)
 
 
 @pytest.fixture(scope="module")
@@ -138,5 +139,6 @@ def test_vq_quantizes_between_the_users_encoder_and_decoder(digits):
     codes = vq.transform(X)
     assert codes.shape == (len(X), 1) and codes.max() < 16
     with pytest.raises(ValueError, match=r"encoder must map rows \(n, 64\) to codes"):
-        VQTransformer(n_components=4, encoder=torch.nn.Linear(64, 3),
-                      decoder=torch.nn.Linear(4, 64), **FAST).fit(X)
+        VQTransformer(
+            n_components=4, encoder=torch.nn.Linear(64, 3), decoder=torch.nn.Linear(4, 64), **FAST
+        ).fit(X)

@@ -32,8 +32,16 @@ def curve():
 
 
 def test_user_networks_train_clone_and_pickle(curve):
-    params = dict(n_components=1, encoder=TwoLayer, decoder=TwoLayer, max_epochs=60,
-                  batch_size=32, lr=3e-3, device="cpu", random_state=0)
+    params = dict(
+        n_components=1,
+        encoder=TwoLayer,
+        decoder=TwoLayer,
+        max_epochs=60,
+        batch_size=32,
+        lr=3e-3,
+        device="cpu",
+        random_state=0,
+    )
     ae = AutoEncoderTransformer(**params).fit(curve)
     assert isinstance(ae.module_.encoder, TwoLayer) and isinstance(ae.module_.decoder, TwoLayer)
     losses = ae.history_[:, "train_loss"]
@@ -44,15 +52,23 @@ def test_user_networks_train_clone_and_pickle(curve):
     again = pickle.loads(pickle.dumps(ae))
     np.testing.assert_array_equal(again.transform(curve), ae.transform(curve))
     # Same random_state, same model.
-    np.testing.assert_array_equal(AutoEncoderTransformer(**params).fit(curve).transform(curve), ae.transform(curve))
+    np.testing.assert_array_equal(
+        AutoEncoderTransformer(**params).fit(curve).transform(curve), ae.transform(curve)
+    )
 
 
 def test_a_module_given_as_is_is_copied_not_trained(curve):
     encoder, decoder = TwoLayer(5, 2), TwoLayer(2, 5)
     before = [p.detach().clone() for p in encoder.parameters()]
     dae = DenoisingAutoEncoder(
-        2, encoder=encoder, decoder=decoder, noise="masking", noise_level=0.2,
-        max_epochs=5, device="cpu", random_state=0,
+        2,
+        encoder=encoder,
+        decoder=decoder,
+        noise="masking",
+        noise_level=0.2,
+        max_epochs=5,
+        device="cpu",
+        random_state=0,
     ).fit(curve)
     assert dae.module_.encoder is not encoder
     assert all(torch.equal(a, b) for a, b in zip(before, encoder.parameters()))
@@ -60,7 +76,9 @@ def test_a_module_given_as_is_is_copied_not_trained(curve):
 
 
 def test_shapes_and_halves_are_checked_before_training(curve):
-    with pytest.raises(ValueError, match=r"encoder must map rows \(n, 5\) to codes \(n, n_components=2\)"):
+    with pytest.raises(
+        ValueError, match=r"encoder must map rows \(n, 5\) to codes \(n, n_components=2\)"
+    ):
         AutoEncoderTransformer(2, encoder=TwoLayer(5, 3), decoder=TwoLayer, device="cpu").fit(curve)
     with pytest.raises(ValueError, match=r"decoder must map codes \(n, 2\) back to rows \(n, 5\)"):
         AutoEncoderTransformer(2, encoder=TwoLayer, decoder=TwoLayer(2, 4), device="cpu").fit(curve)
@@ -69,18 +87,25 @@ def test_shapes_and_halves_are_checked_before_training(curve):
     with pytest.raises(ValueError, match="both encoder and decoder"):
         AutoEncoderTransformer(2, encoder=TwoLayer, device="cpu").fit(curve)
     with pytest.raises(TypeError, match="must return a torch.nn.Module"):
-        AutoEncoderTransformer(2, encoder=lambda a, b: "net", decoder=TwoLayer, device="cpu").fit(curve)
+        AutoEncoderTransformer(2, encoder=lambda a, b: "net", decoder=TwoLayer, device="cpu").fit(
+            curve
+        )
 
 
 def test_the_safe_format_refuses_user_networks(curve, tmp_path):
-    ae = AutoEncoderTransformer(1, encoder=TwoLayer, decoder=TwoLayer, max_epochs=2, device="cpu").fit(curve)
+    ae = AutoEncoderTransformer(
+        1, encoder=TwoLayer, decoder=TwoLayer, max_epochs=2, device="cpu"
+    ).fit(curve)
     with pytest.raises(TypeError, match="cannot be saved without pickle"):
         skae.save(ae, tmp_path / "model.skae")
 
 
 def test_the_detector_takes_an_autoencoder_with_user_networks(curve):
-    ae = AutoEncoderTransformer(1, encoder=TwoLayer, decoder=TwoLayer, max_epochs=40,
-                                batch_size=32, lr=3e-3, device="cpu")
+    ae = AutoEncoderTransformer(
+        1, encoder=TwoLayer, decoder=TwoLayer, max_epochs=40, batch_size=32, lr=3e-3, device="cpu"
+    )
     detector = AEOutlierDetector(ae, random_state=0).fit(curve)
     off_curve = curve[:20] + np.array([0, 1.5, -1.5, 0, 0], dtype=np.float32)
-    assert np.median(detector.score_samples(off_curve)) < np.percentile(detector.score_samples(curve), 5)
+    assert np.median(detector.score_samples(off_curve)) < np.percentile(
+        detector.score_samples(curve), 5
+    )

@@ -57,7 +57,9 @@ def test_pickles_stay_lean_whatever_the_training_size():
     sizes = []
     for n in (2_000, 50_000):
         X = rng.normal(size=(n, 16)).astype(np.float32)
-        ae = AutoEncoderTransformer(n_components=4, max_epochs=1, batch_size=1024, device="cpu").fit(X)
+        ae = AutoEncoderTransformer(
+            n_components=4, max_epochs=1, batch_size=1024, device="cpu"
+        ).fit(X)
         sizes.append(len(pickle.dumps(ae)))
     # 50,000 rows are 3.2 MB of data; the pickle grows by the capped codes only.
     assert sizes[1] < sizes[0] + 10_000 * 4 * 4 + 50_000, sizes

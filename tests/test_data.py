@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from skae._utils import subsample
 from skae._engine.inference import INFERENCE_BATCH_SIZE, apply_batched, items_per_chunk
+from skae._utils import subsample
 
 
 def test_apply_batched_stitches_chunks_in_order():
@@ -24,7 +24,9 @@ def test_apply_batched_result_does_not_depend_on_chunk_size():
     one_chunk = apply_batched(layer, X, torch.device("cpu"), batch_size=len(X))
     np.testing.assert_allclose(default, one_chunk, rtol=1e-6, atol=1e-6)
     with torch.no_grad():
-        np.testing.assert_allclose(default, layer(torch.from_numpy(X)).numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            default, layer(torch.from_numpy(X)).numpy(), rtol=1e-6, atol=1e-6
+        )
 
 
 def test_apply_batched_sequences_lists_and_cond():
@@ -37,7 +39,9 @@ def test_apply_batched_sequences_lists_and_cond():
     G = np.arange(7, dtype=np.float32)[:, None]
     expected = X.sum(axis=-1) + G
     # 10 frames a chunk is 2 sequences of 5 frames: chunks of 2, 2, 2, 1.
-    np.testing.assert_allclose(apply_batched(fn, X, "cpu", batch_size=10, cond=G), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        apply_batched(fn, X, "cpu", batch_size=10, cond=G), expected, rtol=1e-6
+    )
     sequences = [X[0, :2], X[1], X[2, :4]]
     out = apply_batched(fn, sequences, "cpu", cond=G[:3])
     assert isinstance(out, list) and [len(o) for o in out] == [2, 5, 4]

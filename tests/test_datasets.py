@@ -5,8 +5,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from skae.datasets import _espeak
 from skae import datasets
+from skae.datasets import _espeak
 
 
 def _has_espeak():

@@ -23,9 +23,7 @@ NOISES = ["gaussian", "masking", "swap"]
 def X_small():
     # Features on different scales, so per-feature statistics matter.
     rng = np.random.RandomState(0)
-    return (rng.normal(size=(60, 5)) * [1, 10, 0.1, 3, 1] + [0, 5, -2, 0, 100]).astype(
-        np.float32
-    )
+    return (rng.normal(size=(60, 5)) * [1, 10, 0.1, 3, 1] + [0, 5, -2, 0, 100]).astype(np.float32)
 
 
 def _corrupt(dae, X, seed=0):
@@ -185,8 +183,15 @@ def test_in_place_callable_cannot_corrupt_the_target(X_small):
     # A batch's target is the same tensor as its input: a callable that works
     # in place gets a copy, so the loss still compares with the clean rows.
     X = X_small - X_small.mean(axis=0)  # mean square about 22
-    dae = DenoisingAutoEncoder(noise=zeroing_noise, max_epochs=1, batch_size=60, lr=1e-9,
-                               hidden_layer_sizes=(16,), device="cpu", random_state=0)
+    dae = DenoisingAutoEncoder(
+        noise=zeroing_noise,
+        max_epochs=1,
+        batch_size=60,
+        lr=1e-9,
+        hidden_layer_sizes=(16,),
+        device="cpu",
+        random_state=0,
+    )
     dae.fit(X)
     # net(0) against the clean rows; against zeroed targets it would be ~net(0)**2.
     assert dae.history_[-1, "train_loss"] > 5
@@ -231,8 +236,14 @@ def _state(dae):
 
 @pytest.mark.parametrize("noise", NOISES + [uniform_noise])
 def test_same_seed_same_model(X_small, noise):
-    params = dict(noise=noise, noise_level=0.5, batch_size=16, hidden_layer_sizes=(16,),
-                  max_epochs=3, device="cpu")
+    params = dict(
+        noise=noise,
+        noise_level=0.5,
+        batch_size=16,
+        hidden_layer_sizes=(16,),
+        max_epochs=3,
+        device="cpu",
+    )
     first = DenoisingAutoEncoder(random_state=0, **params).fit(X_small)
     second = DenoisingAutoEncoder(random_state=0, **params).fit(X_small)
     other = DenoisingAutoEncoder(random_state=1, **params).fit(X_small)

@@ -110,8 +110,11 @@ def test_auto_sizes_follow_the_kind_of_input(sequences):
     rows = X[:, 0]
     model.set_params(max_epochs=1).fit(rows, y)
     assert model.transform(rows).shape == (len(rows), 8) and model.net_.batch_size == 256
-    assert [layer.out_features for layer in model.module_.encoder.modules()
-            if isinstance(layer, torch.nn.Linear)] == [128, 64, 8]
+    assert [
+        layer.out_features
+        for layer in model.module_.encoder.modules()
+        if isinstance(layer, torch.nn.Linear)
+    ] == [128, 64, 8]
     assert model.get_params()["n_components"] == "auto"
     model.set_params(n_components=5, batch_size=7, hidden_layer_sizes=(16,)).fit(X, y)
     assert model.transform(X).shape[-1] == 5 and model.net_.batch_size == 7
@@ -208,8 +211,12 @@ def sequences():
 def test_instance_norm_converts_sequences(sequences):
     truth, c, y, X, n_groups = sequences
     model = DisentangledAutoEncoder(
-        n_components=2, group_dim=4, method="instance_norm", segment_length=32,
-        max_epochs=40, **{**FAST, "batch_size": 32},
+        n_components=2,
+        group_dim=4,
+        method="instance_norm",
+        segment_length=32,
+        max_epochs=40,
+        **{**FAST, "batch_size": 32},
     ).fit(X, y)
     y_target = (y + 1) % n_groups
     X_true = truth.render(c, y_target)
@@ -266,8 +273,13 @@ def sequence_drawer(truth, rng):
 
 def group_encoder_model(max_epochs):
     return DisentangledAutoEncoder(
-        n_components=2, group_dim=4, method="instance_norm", group_encoder=True,
-        segment_length=32, max_epochs=max_epochs, **{**FAST, "batch_size": 32, "lr": 3e-3},
+        n_components=2,
+        group_dim=4,
+        method="instance_norm",
+        group_encoder=True,
+        segment_length=32,
+        max_epochs=max_epochs,
+        **{**FAST, "batch_size": 32, "lr": 3e-3},
     )
 
 
@@ -320,7 +332,8 @@ def test_group_encoder_converts_to_groups_never_seen(tmp_path):
     assert counts[0] > before[0] and torch.equal(counts[1:], before[1:])
     np.testing.assert_allclose(
         model.group_embeddings_[0],
-        (model.module_.group_code_sums[0] / counts[0]).numpy(), rtol=1e-6,
+        (model.module_.group_code_sums[0] / counts[0]).numpy(),
+        rtol=1e-6,
     )
     code = model.embed_group(examples)
     # Saved and loaded safely, group encoder included.
@@ -356,7 +369,9 @@ def test_convert_calibrates_to_the_target_examples():
     frames = examples.reshape(-1, n_features)
     scale = frames.std(0) / rendered.std(0)
     assert 1.2 < np.median(scale) < 10  # the louder group needs a real scale here
-    expected = (model.convert(X_source, group_code=code) - rendered.mean(0)) * scale + frames.mean(0)
+    expected = (model.convert(X_source, group_code=code) - rendered.mean(0)) * scale + frames.mean(
+        0
+    )
     out = model.convert(X_source, target_examples=examples)
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(
@@ -426,8 +441,10 @@ def test_variance_compensation_restores_the_target_groups_spread(rows, adversari
     targets = np.arange(50) % N_GROUPS
     per_row = model.convert(X[:50], targets, variance_compensation=0.7)
     np.testing.assert_allclose(
-        per_row[targets == 3], model.convert(X[:50][targets == 3], 3, variance_compensation=0.7),
-        rtol=1e-5, atol=1e-5,
+        per_row[targets == 3],
+        model.convert(X[:50][targets == 3], 3, variance_compensation=0.7),
+        rtol=1e-5,
+        atol=1e-5,
     )
     for bad in (1.5, -0.1, True, "half"):
         with pytest.raises(ValueError, match=r"must be 'auto' or a number in \[0, 1\]"):
@@ -447,7 +464,9 @@ def test_variance_compensation_restores_the_target_groups_spread(rows, adversari
     np.testing.assert_array_equal(seq._group_moments[1:], before[1:])
     assert not np.array_equal(seq._group_moments[0], before[0])
     out = seq.convert(list(S[:3, :20]), 1, variance_compensation=0.5)
-    assert isinstance(out, list) and out[0].shape == (20, S.shape[-1]) and out[0].dtype == np.float32
+    assert (
+        isinstance(out, list) and out[0].shape == (20, S.shape[-1]) and out[0].dtype == np.float32
+    )
     # A model without the moments (written by an older skae) converts plainly
     # by default and says to refit when compensation is asked for.
     plain_seq = seq.convert(S[:2], 1, variance_compensation=0.0)
@@ -460,8 +479,13 @@ def test_variance_compensation_restores_the_target_groups_spread(rows, adversari
 def test_vq_bottleneck_gives_discrete_content_units(sequences, tmp_path):
     _, _, y, X, _ = sequences
     model = DisentangledAutoEncoder(
-        n_components=2, group_dim=4, method="instance_norm", n_codes=8, segment_length=32,
-        max_epochs=15, **{**FAST, "batch_size": 32},
+        n_components=2,
+        group_dim=4,
+        method="instance_norm",
+        n_codes=8,
+        segment_length=32,
+        max_epochs=15,
+        **{**FAST, "batch_size": 32},
     ).fit(X, y)
     assert model.history_[-1, "train_loss"] < 0.5 * model.history_[0, "train_loss"]
     codes = model.content_codes(X)
@@ -507,8 +531,13 @@ def test_time_jitter_swaps_codes_with_neighbours_only():
 def test_code_jitter_regularises_training_only(sequences):
     _, _, y, X, _ = sequences
     params = dict(
-        n_components=2, group_dim=4, method="instance_norm", n_codes=8, segment_length=32,
-        max_epochs=3, **{**FAST, "batch_size": 32},
+        n_components=2,
+        group_dim=4,
+        method="instance_norm",
+        n_codes=8,
+        segment_length=32,
+        max_epochs=3,
+        **{**FAST, "batch_size": 32},
     )
     plain = DisentangledAutoEncoder(**params).fit(X, y)
     jittered = DisentangledAutoEncoder(code_jitter=0.5, **params).fit(X, y)

@@ -30,7 +30,10 @@ SPECIFIC = {
     ("n_components", DisentangledAutoEncoder): "'auto' by the kind of input, the content code only",
     ("hidden_layer_sizes", DenoisingAutoEncoder): "no linear-PCA remark: noise changes it",
     ("hidden_layer_sizes", VQTransformer): "the encoder maps to the latent, not a code",
-    ("hidden_layer_sizes", DisentangledAutoEncoder): "'auto' by the kind of input; channels; the adversary",
+    (
+        "hidden_layer_sizes",
+        DisentangledAutoEncoder,
+    ): "'auto' by the kind of input; channels; the adversary",
     ("batch_norm", DisentangledAutoEncoder): "rows only (not the sequence network)",
     ("loss", DisentangledAutoEncoder): "bce for rows only",
     ("batch_size", DenoisingAutoEncoder): "swap noise draws donors within a batch",
@@ -38,7 +41,10 @@ SPECIFIC = {
     ("batch_size", DisentangledAutoEncoder): "'auto' by the kind of input; windows for sequences",
     ("early_stopping", DenoisingAutoEncoder): "which losses see corrupted inputs",
     ("early_stopping", DisentangledAutoEncoder): "the monitored loss leaves out the group terms",
-    ("max_epochs", DisentangledAutoEncoder): "'auto' by the kind of input: 100 rows, 50 for windows",
+    (
+        "max_epochs",
+        DisentangledAutoEncoder,
+    ): "'auto' by the kind of input: 100 rows, 50 for windows",
     ("warm_start", VQTransformer): "the codebooks are kept too",
     ("random_state", DenoisingAutoEncoder): "it also seeds the noise",
     ("random_state", VQTransformer): "it also seeds the codebooks",
@@ -68,7 +74,9 @@ def test_shared_parameter_documented_alike(cls, name):
     reference = documented_parameters(REFERENCE)[name]
     own = documented_parameters(cls)[name]
     if (name, cls) not in SPECIFIC:
-        assert own == reference, f"{cls.__name__}'s {name!r} entry drifted from {REFERENCE.__name__}'s"
+        assert own == reference, (
+            f"{cls.__name__}'s {name!r} entry drifted from {REFERENCE.__name__}'s"
+        )
         return
     assert own[1] != reference[1], f"{name!r} of {cls.__name__} is no longer specific: drop it"
     own_type, reference_type = (entry[0].split(", default=")[0] for entry in (own, reference))

@@ -170,9 +170,9 @@ def test_inference_on_awkward_input_never_gives_nan(name, X, fitted):
 def test_failed_partial_fit_leaves_the_model_as_it_was(name, X, fitted):
     estimator = copy.deepcopy(fitted[0][name])
     before = snapshot(estimator, fitted[1])
-    _, error = assert_finite_or_clean_error(lambda: estimator.partial_fit(*(
-        (X, labels(X)) if name == "disentangled" else (X,)
-    )))
+    _, error = assert_finite_or_clean_error(
+        lambda: estimator.partial_fit(*((X, labels(X)) if name == "disentangled" else (X,)))
+    )
     if error is not None:
         for a, b in zip(before, snapshot(estimator, fitted[1])):
             np.testing.assert_array_equal(a, b)

@@ -52,20 +52,21 @@ def test_divergence_in_validation_is_named():
                 with torch.no_grad():
                     next(net.module_.parameters()).fill_(float("inf"))
 
-    ae = AutoEncoderTransformer(
-        callbacks=[PoisonBeforeValidation()], early_stopping=True, **FAST
-    )
+    ae = AutoEncoderTransformer(callbacks=[PoisonBeforeValidation()], early_stopping=True, **FAST)
     with pytest.raises(TrainingDivergedError, match="validation loss became"):
         ae.fit(X)
 
 
 def test_callback_parameters_are_settable_by_name():
-    from skorch.callbacks import LRScheduler
     from sklearn.model_selection import GridSearchCV
+    from skorch.callbacks import LRScheduler
 
     X = np.random.RandomState(0).normal(size=(60, 5)).astype(np.float32)
     ae = AutoEncoderTransformer(
-        callbacks=[("lr", LRScheduler(policy="StepLR", step_size=5)), LRScheduler(policy="StepLR", step_size=4)],
+        callbacks=[
+            ("lr", LRScheduler(policy="StepLR", step_size=5)),
+            LRScheduler(policy="StepLR", step_size=4),
+        ],
         **FAST,
     )
     ae.set_params(callbacks__lr__step_size=2, callbacks__LRScheduler__step_size=3, lr=0.01)
@@ -98,7 +99,9 @@ def test_verbose_table_has_no_colour_codes_off_a_terminal(capsys):
     assert "train_loss" in out and out.count("\n") >= 3
     assert "\x1b[" not in out
     # No progress bar either: only on a terminal.
-    assert "progress_bar" not in dict(AutoEncoderTransformer(verbose=1, **FAST).fit(X).net_.callbacks_)
+    assert "progress_bar" not in dict(
+        AutoEncoderTransformer(verbose=1, **FAST).fit(X).net_.callbacks_
+    )
 
 
 def test_progress_bar_on_a_terminal(monkeypatch):
@@ -113,7 +116,7 @@ def test_progress_bar_on_a_terminal(monkeypatch):
 
 
 def test_duplicate_and_class_callbacks_are_named_as_skorch_does():
-    from skorch.callbacks import EpochScoring, EarlyStopping
+    from skorch.callbacks import EarlyStopping, EpochScoring
 
     ae = AutoEncoderTransformer(
         callbacks=[EpochScoring("r2"), EpochScoring("r2"), ("es", EarlyStopping)], **FAST

@@ -12,9 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import AEOutlierDetector, AutoEncoderTransformer, DenoisingAutoEncoder
 
-FAST = dict(
-    n_components=3, hidden_layer_sizes=(16,), max_epochs=20, batch_size=32, device="cpu"
-)
+FAST = dict(n_components=3, hidden_layer_sizes=(16,), max_epochs=20, batch_size=32, device="cpu")
 
 
 # Short training on purpose; the warning is AutoEncoderTransformer's, tested there.
@@ -73,9 +71,7 @@ def test_planted_anomalies_score_higher(fitted, data):
 @pytest.mark.parametrize("estimator_class", [AutoEncoderTransformer, DenoisingAutoEncoder])
 def test_other_errors_and_estimators_detect(data, error, estimator_class):
     X_train, X_test, y_test = data
-    detector = AEOutlierDetector(
-        estimator_class(**FAST), error=error, random_state=0
-    ).fit(X_train)
+    detector = AEOutlierDetector(estimator_class(**FAST), error=error, random_state=0).fit(X_train)
     auc = roc_auc_score(y_test, -detector.score_samples(X_test))
     assert auc > 0.9, auc
 
@@ -266,9 +262,10 @@ def test_nested_parameters_tune_in_grid_search(data):
     # Inliers are the positive class and decision_function is higher for them.
     assert search.best_score_ > 0.8
     assert search.best_params_["estimator__n_components"] in (1, 3)
-    assert search.best_estimator_.estimator_.n_components == search.best_params_[
-        "estimator__n_components"
-    ]
+    assert (
+        search.best_estimator_.estimator_.n_components
+        == search.best_params_["estimator__n_components"]
+    )
 
 
 def test_pipeline_with_scaler(data):

@@ -58,7 +58,9 @@ def test_predict_proba_is_pyods(fitted, method):
     detector, _, X_test = fitted
     test = -detector.score_samples(X_test)
     proba = detector.predict_proba(X_test, method=method)
-    np.testing.assert_allclose(proba, pyod_proba(detector.decision_scores_, test, method), atol=1e-12)
+    np.testing.assert_allclose(
+        proba, pyod_proba(detector.decision_scores_, test, method), atol=1e-12
+    )
     assert proba.shape == (25, 2) and np.all((proba >= 0) & (proba <= 1))
     # The far rows are the likely outliers.
     assert proba[20:, 1].mean() > proba[:20, 1].mean()
@@ -68,7 +70,11 @@ def test_predict_confidence_is_pyods(fitted):
     detector, _, X_test = fitted
     test = -detector.score_samples(X_test)
     expected = pyod_confidence(
-        detector.decision_scores_, test, detector.threshold_, detector.contamination, detector.labels_
+        detector.decision_scores_,
+        test,
+        detector.threshold_,
+        detector.contamination,
+        detector.labels_,
     )
     np.testing.assert_allclose(detector.predict_confidence(X_test), expected, atol=1e-12)
     proba, confidence = detector.predict_proba(X_test, return_confidence=True)

@@ -70,7 +70,9 @@ def test_row_estimators_roundtrip_exactly(make, X, tmp_path, no_pickle):
     assert type(loaded) is type(estimator)
     assert loaded.get_params() == estimator.get_params()
     np.testing.assert_array_equal(loaded.transform(X), estimator.transform(X))
-    np.testing.assert_array_equal(loaded.sample(5, random_state=0), estimator.sample(5, random_state=0))
+    np.testing.assert_array_equal(
+        loaded.sample(5, random_state=0), estimator.sample(5, random_state=0)
+    )
     assert loaded.score(X) == estimator.score(X)
     assert len(loaded.history_) == len(estimator.history_)
 
@@ -305,7 +307,9 @@ def test_optimizers_outside_torch_optim_are_refused_at_save(tmp_path):
 
 @pytest.mark.parametrize("key", ["__class__", "transform", "module_"])
 def test_state_cannot_set_dunders_or_methods(saved, key):
-    rewrite(saved, lambda m: m["object"]["state"].update({key: {"__optimizer__": "torch.optim.SGD"}}))
+    rewrite(
+        saved, lambda m: m["object"]["state"].update({key: {"__optimizer__": "torch.optim.SGD"}})
+    )
     with pytest.raises(ModelFileError, match="forbidden attribute"):
         skae.load(saved)
 
@@ -334,7 +338,9 @@ def test_files_of_format_1_still_load_and_predict_the_same(no_pickle):
     np.testing.assert_array_equal(detector.predict(X), expected["detector_predict"])
     vq = skae.load(DATA / "format1_vq.skae")
     np.testing.assert_array_equal(vq.transform(X), expected["vq_transform"])
-    np.testing.assert_allclose(vq.inverse_transform(expected["vq_transform"]), expected["vq_inverse"])
+    np.testing.assert_allclose(
+        vq.inverse_transform(expected["vq_transform"]), expected["vq_inverse"]
+    )
 
 
 def test_files_name_classes_by_their_public_names(X, tmp_path):

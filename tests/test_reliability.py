@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from skorch.callbacks import Callback
 
 from skae import (
     AEOutlierDetector,

@@ -6,7 +6,9 @@ import pytest
 from skae import AEOutlierDetector, AutoEncoderTransformer, DenoisingAutoEncoder, VQTransformer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-FAST = dict(hidden_layer_sizes=(16,), max_epochs=40, batch_size=32, lr=3e-3, device="cpu", random_state=0)
+FAST = dict(
+    hidden_layer_sizes=(16,), max_epochs=40, batch_size=32, lr=3e-3, device="cpu", random_state=0
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,11 @@ def test_weights_reach_the_validation_loss(two_kinds):
     best_valid = min(model.history_[:, "valid_loss"])
     error = model.reconstruction_error(two_kinds)  # the best epoch's weights
     # The held-out loss is the A rows' error, not the mean over A and B rows.
-    assert best_valid < 2 * error[:200].mean() < 0.5 * error.mean(), (best_valid, error[:200].mean(), error.mean())
+    assert best_valid < 2 * error[:200].mean() < 0.5 * error.mean(), (
+        best_valid,
+        error[:200].mean(),
+        error.mean(),
+    )
 
 
 def test_bad_weights_are_refused(two_kinds):

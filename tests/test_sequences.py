@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from skae._disentangle.labels import encode_groups, group_codes, group_ids
-from skae._disentangle.sequences import check_sequence_labels, check_sequences, cut_windows, is_sequences
+from skae._disentangle.sequences import (
+    check_sequence_labels,
+    check_sequences,
+    cut_windows,
+    is_sequences,
+)
 
 
 def test_is_sequences():
@@ -56,8 +61,12 @@ def test_group_ids_and_codes():
         group_ids(classes, ["a", "b", "a"], 2)
 
     embeddings = np.array([[0.0, 1.0], [2.0, 3.0]], dtype=np.float32)
-    np.testing.assert_array_equal(group_codes(embeddings, classes, ["b", "a"], None, 2), embeddings[[1, 0]])
-    np.testing.assert_array_equal(group_codes(embeddings, classes, None, [5.0, 6.0], 3), [[5, 6]] * 3)
+    np.testing.assert_array_equal(
+        group_codes(embeddings, classes, ["b", "a"], None, 2), embeddings[[1, 0]]
+    )
+    np.testing.assert_array_equal(
+        group_codes(embeddings, classes, None, [5.0, 6.0], 3), [[5, 6]] * 3
+    )
     with pytest.raises(ValueError, match="exactly one of y"):
         group_codes(embeddings, classes, "a", [5.0, 6.0], 1)
     with pytest.raises(ValueError, match="expected group_dim=2"):

@@ -50,7 +50,11 @@ def test_next_window_is_read_while_this_one_trains(monkeypatch):
     def batches(read):
         monkeypatch.setattr(TensorData, "read_ranges", read)
         iterator = BatchIterator(
-            TensorData(X), 32, shuffle=True, generator=torch.Generator().manual_seed(0), block_rows=10
+            TensorData(X),
+            32,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(0),
+            block_rows=10,
         )
         return iter(iterator)
 
@@ -70,7 +74,11 @@ def test_block_shuffle_is_reproducible():
 
     def order(seed):
         it = BatchIterator(
-            TensorData(X), 16, shuffle=True, generator=torch.Generator().manual_seed(seed), block_rows=7
+            TensorData(X),
+            16,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(seed),
+            block_rows=7,
         )
         return torch.cat([x for x, _ in it])
 
@@ -92,7 +100,9 @@ def _rss_anon_mib():
     return None
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="RssAnon is read from Linux's /proc")
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/status"), reason="RssAnon is read from Linux's /proc"
+)
 def test_memmap_is_fitted_and_transformed_without_loading_it(tmp_path):
     # 2,000,000 x 32 float32: a 244 MiB file. Fitting one epoch and
     # transforming it must not bring it into anonymous memory.
@@ -108,8 +118,12 @@ def test_memmap_is_fitted_and_transformed_without_loading_it(tmp_path):
     X = np.load(tmp_path / "big.npy", mmap_mode="r")
     before = _rss_anon_mib()
     ae = AutoEncoderTransformer(
-        n_components=2, hidden_layer_sizes=(16,), max_epochs=1, batch_size=4096,
-        device="cpu", random_state=0,
+        n_components=2,
+        hidden_layer_sizes=(16,),
+        max_epochs=1,
+        batch_size=4096,
+        device="cpu",
+        random_state=0,
     )
     with pytest.warns(Warning):  # one epoch: max_epochs ends it
         ae.fit(X)
@@ -131,30 +145,44 @@ def test_block_split_holds_out_whole_blocks_and_copies_nothing():
     train, valid = data.split_blocks(100, 30, torch.Generator().manual_seed(0))
     assert train.X is X and valid.X is X  # views of the same tensor
     assert 100 <= len(valid) < 130 and len(train) + len(valid) == 1000
-    rows = lambda d: torch.cat([x for x, _ in BatchIterator(d, 64)])[:, 0].long() // 4
+
+    def rows(d):
+        return torch.cat([x for x, _ in BatchIterator(d, 64)])[:, 0].long() // 4
+
     seen_train, seen_valid = rows(train).tolist(), rows(valid).tolist()
     assert sorted(seen_train + seen_valid) == list(range(1000))  # disjoint, complete
     assert seen_valid == sorted(seen_valid)  # validation read in file order
     assert all(b - a <= 30 for a, b in valid.ranges)
     shuffled = BatchIterator(train, 64, shuffle=True, generator=torch.Generator(), block_rows=30)
-    assert sorted(torch.cat([x for x, _ in shuffled])[:, 0].long().div(4, rounding_mode="floor")
-                  .tolist()) == sorted(seen_train)
+    assert sorted(
+        torch.cat([x for x, _ in shuffled])[:, 0].long().div(4, rounding_mode="floor").tolist()
+    ) == sorted(seen_train)
     assert len(shuffled) == len(list(shuffled)) or abs(len(shuffled) - len(list(shuffled))) <= 1
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="RssAnon is read from Linux's /proc")
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/status"), reason="RssAnon is read from Linux's /proc"
+)
 def test_early_stopping_on_a_memmap_holds_out_blocks_without_loading_it(tmp_path):
     n, d = 1_000_000, 32  # a 122 MiB file
     X = np.lib.format.open_memmap(tmp_path / "es.npy", mode="w+", dtype=np.float32, shape=(n, d))
     rng = np.random.RandomState(0)
     projection = rng.normal(size=(2, d)).astype(np.float32)
     for start in range(0, n, 250_000):
-        X[start : start + 250_000] = np.tanh(rng.normal(size=(250_000, 2)).astype(np.float32) @ projection)
+        X[start : start + 250_000] = np.tanh(
+            rng.normal(size=(250_000, 2)).astype(np.float32) @ projection
+        )
     X.flush()
     del X
     X = np.load(tmp_path / "es.npy", mmap_mode="r")
-    params = dict(n_components=2, hidden_layer_sizes=(16,), max_epochs=2, batch_size=4096,
-                  device="cpu", random_state=0)
+    params = dict(
+        n_components=2,
+        hidden_layer_sizes=(16,),
+        max_epochs=2,
+        batch_size=4096,
+        device="cpu",
+        random_state=0,
+    )
 
     def peak_growth(**extra):
         ae = AutoEncoderTransformer(**params, **extra)
@@ -202,7 +230,9 @@ def test_partial_fit_over_chunks_trains_as_well_as_fit():
     t = rng.normal(size=(6000, 2))
     X = np.tanh(t @ rng.normal(size=(2, 12))).astype(np.float32)
     chunks = np.array_split(X, 12)
-    params = dict(n_components=2, hidden_layer_sizes=(32,), batch_size=64, device="cpu", random_state=0)
+    params = dict(
+        n_components=2, hidden_layer_sizes=(32,), batch_size=64, device="cpu", random_state=0
+    )
 
     streamed = AutoEncoderTransformer(**params)
     order = np.random.RandomState(1)
@@ -232,6 +262,8 @@ def test_outputs_written_chunk_by_chunk_into_a_memmap_equal_the_whole_call(tmp_p
         out[start : start + len(rows)] = ae.inverse_transform(ae.transform(rows))
     out.flush()
     np.testing.assert_allclose(
-        np.load(tmp_path / "rebuilt.npy"), ae.inverse_transform(ae.transform(X)), rtol=1e-5,
+        np.load(tmp_path / "rebuilt.npy"),
+        ae.inverse_transform(ae.transform(X)),
+        rtol=1e-5,
         atol=1e-6,
     )

@@ -9,8 +9,9 @@ import skae
 from skae import AEOutlierDetector, VariationalAutoEncoder
 from skae._nn.vae import GaussianVAE
 
-FAST = dict(hidden_layer_sizes=(32,), max_epochs=40, batch_size=32, lr=3e-3, device="cpu",
-            random_state=0)
+FAST = dict(
+    hidden_layer_sizes=(32,), max_epochs=40, batch_size=32, lr=3e-3, device="cpu", random_state=0
+)
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,9 @@ def kmeans_error(X_train, X_test, n_codes):
 @pytest.mark.parametrize("code_dim", [None, 2])
 def test_shapes_and_round_trip(blobs, n_codebooks, code_dim):
     vq = fit_quietly(
-        VQTransformer(n_codes=8, n_codebooks=n_codebooks, code_dim=code_dim, random_state=0, **FAST),
+        VQTransformer(
+            n_codes=8, n_codebooks=n_codebooks, code_dim=code_dim, random_state=0, **FAST
+        ),
         blobs,
     )
     codes = vq.transform(blobs)
@@ -127,8 +129,13 @@ def test_inverse_transform_accepts_integral_floats(blobs):
 
 @pytest.mark.parametrize(
     "params",
-    [dict(n_codes=0), dict(n_codebooks=0), dict(code_dim=0), dict(ema_decay=1.0),
-     dict(commitment_cost=-1.0)],
+    [
+        dict(n_codes=0),
+        dict(n_codebooks=0),
+        dict(code_dim=0),
+        dict(ema_decay=1.0),
+        dict(commitment_cost=-1.0),
+    ],
 )
 def test_invalid_parameters(blobs, params):
     with pytest.raises(InvalidParameterError):

@@ -22,8 +22,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._base import _MAX_KEPT_CODES, BaseAutoEncoder
 from .._utils import subsample
-from .modules import DisentangledConv, DisentangledMLP
 from .labels import encode_groups, group_ids
+from .modules import DisentangledConv, DisentangledMLP
 from .rendering import GroupConversionMixin
 from .sequences import SequenceInputMixin, is_sequences
 from .spread import group_moments
@@ -437,7 +437,9 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
 
     def _build_module(self, n_features):
         shape = (
-            self._resolved("n_components"), len(self.classes_), self.group_dim,
+            self._resolved("n_components"),
+            len(self.classes_),
+            self.group_dim,
             tuple(self._resolved("hidden_layer_sizes")),
         )
         common = dict(
@@ -450,12 +452,20 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         if self._sequence_input:
             instance_norm = self.method in ("instance_norm", "mmd")
             return DisentangledConv(
-                n_features, *shape, instance_norm=instance_norm,
-                group_encoder=self.group_encoder, code_jitter=self.code_jitter, **common,
+                n_features,
+                *shape,
+                instance_norm=instance_norm,
+                group_encoder=self.group_encoder,
+                code_jitter=self.code_jitter,
+                **common,
             )
         output_activation = "sigmoid" if self.loss == "bce" else None
         return DisentangledMLP(
-            n_features, *shape, batch_norm=self.batch_norm, output_activation=output_activation, **common
+            n_features,
+            *shape,
+            batch_norm=self.batch_norm,
+            output_activation=output_activation,
+            **common,
         )
 
     def _summarize_training(self, X, cond):
@@ -473,7 +483,9 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
             sums, counts = module.group_code_sums, module.group_code_counts
             with torch.no_grad():
                 sums.index_add_(0, ids.to(sums.device), encoded.to(sums.device))
-                counts.index_add_(0, ids.to(counts.device), torch.ones(len(ids), device=counts.device))
+                counts.index_add_(
+                    0, ids.to(counts.device), torch.ones(len(ids), device=counts.device)
+                )
                 seen = counts > 0
                 module.group_embedding.weight[seen] = sums[seen] / counts[seen, None]
         # The training rows (windows) and their renderings in their own group;
@@ -486,7 +498,10 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         previous = getattr(self, "_group_moments", None)
         shape = (len(self.classes_), 4, self.n_features_in_)
         self._group_moments = group_moments(
-            np.asarray(X)[keep], rendered, ids, len(self.classes_),
+            np.asarray(X)[keep],
+            rendered,
+            ids,
+            len(self.classes_),
             previous if previous is not None and previous.shape == shape else None,
         )
 

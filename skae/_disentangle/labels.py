@@ -74,14 +74,11 @@ def group_codes(embeddings, classes, y, group_code, n):
     group_dim = embeddings.shape[1]
     codes = check_array(np.atleast_2d(group_code), dtype=np.float32)
     if codes.shape[1] != group_dim:
-        raise ValueError(
-            f"group_code has {codes.shape[1]} values, expected group_dim={group_dim}."
-        )
+        raise ValueError(f"group_code has {codes.shape[1]} values, expected group_dim={group_dim}.")
     if len(codes) == 1:
         codes = np.repeat(codes, n, axis=0)
     if len(codes) != n:
         raise ValueError(
-            f"group_code has {len(codes)} rows for {n} rows or sequences; give one or one "
-            "per item."
+            f"group_code has {len(codes)} rows for {n} rows or sequences; give one or one per item."
         )
     return codes

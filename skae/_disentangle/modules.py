@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import group_mmd, reverse_gradient
-from .group_encoder import GroupEncoder, same_group_partners
 from .._nn.mlp import ACTIVATIONS, MLP, mirrored_mlps
 from .._nn.quantizer import VectorQuantizer
+from .group_encoder import GroupEncoder, same_group_partners
+from .losses import group_mmd, reverse_gradient
 
 #: Frames seen by each convolution of the sequence network.
 KERNEL_SIZE = 5
@@ -60,7 +60,13 @@ class _Disentangler(nn.Module):
     code_jitter = 0.0
 
     def _init_groups(
-        self, n_components, n_groups, group_dim, adversary_sizes, adversary_weight, mmd_weight,
+        self,
+        n_components,
+        n_groups,
+        group_dim,
+        adversary_sizes,
+        adversary_weight,
+        mmd_weight,
         n_codes=None,
     ):
         self.group_embedding = nn.Embedding(n_groups, group_dim)

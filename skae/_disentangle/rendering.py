@@ -14,11 +14,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._engine.choices import LOSSES, entry_losses
 from .._engine.data import as_tensor
-from .._utils import subsample
+from .._utils import check_flag, check_n_samples, check_positive_int, subsample
 from .labels import group_codes, group_ids
 from .sequences import cut_windows, is_sequences
 from .spread import apply_map, compensation_map, feature_frames, moments, spread_map
-from .._utils import check_flag, check_n_samples, check_positive_int
 
 #: Training windows (or rows) of a new group that ``embed_group`` fits to.
 _MAX_EMBED_EXAMPLES = 2048
@@ -146,8 +145,15 @@ class GroupConversionMixin:
             return self._infer(decode, Z[:, None], cond=G)[:, 0]
         return self._infer(decode, Z, cond=G)
 
-    def convert(self, X, y_target=None, *, group_code=None, target_examples=None,
-                variance_compensation="auto"):
+    def convert(
+        self,
+        X,
+        y_target=None,
+        *,
+        group_code=None,
+        target_examples=None,
+        variance_compensation="auto",
+    ):
         """Render ``X`` in another group.
 
         The content codes of ``X`` (:meth:`transform`) are decoded in the
@@ -225,8 +231,9 @@ class GroupConversionMixin:
             # strength > 0 only for targets given by label (y_target alone).
             ids = group_ids(self.classes_, y_target, len(converted))
             return apply_map(converted, *compensation_map(self._group_moments[ids], strength))
-        if np.size(y_target) > 1 or (group_code is not None and np.ndim(group_code) > 1
-                                     and len(group_code) > 1):
+        if np.size(y_target) > 1 or (
+            group_code is not None and np.ndim(group_code) > 1 and len(group_code) > 1
+        ):
             raise ValueError(
                 "target_examples are of one group: give one target label or one "
                 "group_code of shape (group_dim,), not one per row."
@@ -239,7 +246,9 @@ class GroupConversionMixin:
         else:
             group_code = np.ravel(group_code)
         rendered = self.inverse_transform(self._encode(examples), y_target, group_code=group_code)
-        shift, scale = spread_map(*moments(feature_frames(rendered)), *moments(feature_frames(examples)))
+        shift, scale = spread_map(
+            *moments(feature_frames(rendered)), *moments(feature_frames(examples))
+        )
         converted = self.inverse_transform(self.transform(X), y_target, group_code=group_code)
         return apply_map(converted, shift, scale)
 

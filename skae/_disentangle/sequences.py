@@ -47,9 +47,7 @@ def check_sequences(X):
 def check_sequence_labels(y, n_sequences, estimator_name):
     """One label per sequence as a 1-D array, or a ValueError saying what is off."""
     if y is None:
-        raise ValueError(
-            f"{estimator_name} requires y to be passed, but the target y is None."
-        )
+        raise ValueError(f"{estimator_name} requires y to be passed, but the target y is None.")
     y = column_or_1d(y, warn=True)
     if len(y) != n_sequences:
         raise ValueError(

@@ -20,6 +20,7 @@ def _named_callbacks(callbacks):
     """``{name: callback}`` as skorch names them: the given name of a
     ``(name, callback)`` pair, else the class name, numbered ``_1``, ``_2``,
     ... when several callbacks share it."""
+
     def base(item):
         if isinstance(item, tuple):
             return item[0]
@@ -59,8 +60,7 @@ def set_callback_params(callbacks, params):
         callback = named[name]
         if isinstance(callback, type):
             raise ValueError(
-                f"{key!r}: callback {name!r} is a class; pass an instance to set its "
-                "parameters."
+                f"{key!r}: callback {name!r} is a class; pass an instance to set its parameters."
             )
         try:
             callback.set_params(**{param: value})

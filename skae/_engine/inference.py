@@ -12,7 +12,6 @@ import torch
 
 from .data import as_tensor
 
-
 #: Rows (frames, for sequences) per forward pass at inference, by device type:
 #: large enough to amortise Python and kernel-launch overhead, small enough to
 #: bound the activations' memory. The CPU value keeps a 128-wide layer's

@@ -20,7 +20,6 @@ group train one model through this same loop, each on its share of every
 batch (:mod:`skae._engine.distributed` holds the collectives).
 """
 
-
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping

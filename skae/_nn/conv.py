@@ -63,8 +63,7 @@ class ConvEncoder(nn.Module):
     - Output: ``(batch, out_features)``
     """
 
-    def __init__(self, input_shape, channels, out_features, *, activation="relu",
-                 batch_norm=False):
+    def __init__(self, input_shape, channels, out_features, *, activation="relu", batch_norm=False):
         super().__init__()
         self.input_shape = image_shape(input_shape)
         in_channels = self.input_shape[0]
@@ -110,8 +109,16 @@ class ConvDecoder(nn.Module):
     - Output: ``(batch, channels * height * width)``
     """
 
-    def __init__(self, in_features, output_shape, channels, *, activation="relu",
-                 batch_norm=False, output_activation=None):
+    def __init__(
+        self,
+        in_features,
+        output_shape,
+        channels,
+        *,
+        activation="relu",
+        batch_norm=False,
+        output_activation=None,
+    ):
         super().__init__()
         shape = image_shape(output_shape)
         sizes = feature_map_sizes(shape, len(channels))

@@ -28,11 +28,7 @@ def squared_distances(x, codebook):
 
     Shape: ``x (batch, dim)``, ``codebook (n_codes, dim)`` -> ``(batch, n_codes)``.
     """
-    return (
-        x.pow(2).sum(1, keepdim=True)
-        - 2 * x @ codebook.T
-        + codebook.pow(2).sum(1)
-    )
+    return x.pow(2).sum(1, keepdim=True) - 2 * x @ codebook.T + codebook.pow(2).sum(1)
 
 
 def kmeans(x, n_codes, n_iter=10):
@@ -320,9 +316,7 @@ class VQAutoEncoder(EncoderDecoder):
         super().__init__(encoder, decoder)
         factorized = code_dim != n_components
         self.project_in = nn.Linear(n_components, code_dim) if factorized else nn.Identity()
-        self.quantizer = ResidualVectorQuantizer(
-            n_codebooks, n_codes, code_dim, **quantizer_kwargs
-        )
+        self.quantizer = ResidualVectorQuantizer(n_codebooks, n_codes, code_dim, **quantizer_kwargs)
         self.project_out = nn.Linear(code_dim, n_components) if factorized else nn.Identity()
 
     def encode(self, x):

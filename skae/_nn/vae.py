@@ -122,7 +122,9 @@ class GaussianVAE(EncoderDecoder):
         mean, log_var = self.posterior(x)
         std = (0.5 * log_var).exp()
         eps = torch.randn(
-            (n_samples, 1, mean.shape[1]), generator=generator, device=mean.device,
+            (n_samples, 1, mean.shape[1]),
+            generator=generator,
+            device=mean.device,
             dtype=mean.dtype,
         )
         z = mean + std * eps  # (n_samples, batch, n_components)

@@ -17,6 +17,8 @@ from sklearn.utils.validation import (
 
 from .._base import DOC_LINK_TEMPLATE
 from .._fitted import unchanged_on_error
+from .._utils import check_flag
+from ..exceptions import TrainingInterruptedWarning
 from .defaults import (
     default_density,
     default_estimator,
@@ -25,8 +27,7 @@ from .defaults import (
     robust_location_scale,
 )
 from .scores import OutlierScoresMixin, tukey_threshold
-from .._utils import check_flag
-from ..exceptions import TrainingInterruptedWarning
+
 
 class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     """Unsupervised outlier detection with the reconstruction error of an autoencoder.

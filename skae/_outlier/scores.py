@@ -18,7 +18,6 @@ from scipy.special import erf
 from scipy.stats import binom
 from sklearn.utils.validation import check_is_fitted
 
-
 #: Tukey's fence of ``contamination="auto"``: a row is an outlier when its
 #: anomaly score is more than this many interquartile ranges above the third
 #: quartile of the training scores.

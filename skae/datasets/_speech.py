@@ -11,9 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.utils import Bunch
 
-from . import _cache
-from . import _espeak
-
+from . import _cache, _espeak
 
 #: The spectrograms' FFT size, top frequency (Hz) and the silence trim's
 #: threshold (dB below the peak).
@@ -37,17 +35,94 @@ UNSEEN_VOICE = ("m5_unseen", "en-us+m5", 50, 160)
 # espeak-ng's voice variants that sound like a person (its robots, whispers
 # and effects left out), and English accents it speaks.
 _VARIANTS = (
-    "adam", "Alex", "Alicia", "Andrea", "Andy", "Annie", "antonio", "aunty", "belinda",
-    "benjamin", "boris", "caleb", "david", "Denis", "Diogo", "ed", "edward", "edward2",
-    "f1", "f2", "f3", "f4", "f5", "Gene", "Gene2", "grandma", "grandpa", "gustave",
-    "Henrique", "Hugo", "iven", "iven2", "iven3", "iven4", "Jacky", "john", "kaukovalta",
-    "klatt", "klatt2", "klatt3", "klatt4", "Lee", "linda", "m1", "m2", "m3", "m4", "m5",
-    "m6", "m7", "m8", "marcelo", "Marco", "Mario", "max", "Michael", "michel", "miguel",
-    "Mike", "Mr", "Nguyen", "norbert", "pablo", "paul", "pedro", "quincy", "rob", "robert",
-    "sandro", "shelby", "steph", "steph2", "steph3", "Storm", "travis", "victor", "zac",
+    "adam",
+    "Alex",
+    "Alicia",
+    "Andrea",
+    "Andy",
+    "Annie",
+    "antonio",
+    "aunty",
+    "belinda",
+    "benjamin",
+    "boris",
+    "caleb",
+    "david",
+    "Denis",
+    "Diogo",
+    "ed",
+    "edward",
+    "edward2",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "Gene",
+    "Gene2",
+    "grandma",
+    "grandpa",
+    "gustave",
+    "Henrique",
+    "Hugo",
+    "iven",
+    "iven2",
+    "iven3",
+    "iven4",
+    "Jacky",
+    "john",
+    "kaukovalta",
+    "klatt",
+    "klatt2",
+    "klatt3",
+    "klatt4",
+    "Lee",
+    "linda",
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "m8",
+    "marcelo",
+    "Marco",
+    "Mario",
+    "max",
+    "Michael",
+    "michel",
+    "miguel",
+    "Mike",
+    "Mr",
+    "Nguyen",
+    "norbert",
+    "pablo",
+    "paul",
+    "pedro",
+    "quincy",
+    "rob",
+    "robert",
+    "sandro",
+    "shelby",
+    "steph",
+    "steph2",
+    "steph3",
+    "Storm",
+    "travis",
+    "victor",
+    "zac",
 )
-_ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan",
-            "en-gb-x-gbcwmd", "en-us-nyc")
+_ACCENTS = (
+    "en",
+    "en-us",
+    "en-gb-scotland",
+    "en-gb-x-rp",
+    "en-029",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
+    "en-us-nyc",
+)
 
 
 def speech_voices(n_voices: int = 64, random_state: int = 0) -> list[tuple[str, str, int, int]]:
@@ -93,16 +168,55 @@ def speech_voices(n_voices: int = 64, random_state: int = 0) -> list[tuple[str, 
         voices.append((name, f"{accent}+{variant}", pitch, speed))
     return voices
 
-_SUBJECTS = ["the red fox", "a tall woman", "my old neighbour", "the small boy", "our teacher",
-             "the brown dog", "a quiet farmer", "the young pilot", "her brother", "the happy cook"]
-_VERBS = ["carried", "painted", "found", "opened", "watched", "cleaned", "sold", "moved",
-          "followed", "borrowed"]
-_OBJECTS = ["a heavy basket", "the wooden door", "seven yellow apples", "the broken window",
-            "a long letter", "the silver bicycle", "two green bottles", "the morning paper",
-            "a warm blanket", "the kitchen table"]
-_ENDINGS = ["before the rain began", "near the river", "on a cold morning", "after lunch",
-            "in the garden", "while singing softly", "under the bridge", "at the market",
-            "without a word", "late at night"]
+
+_SUBJECTS = [
+    "the red fox",
+    "a tall woman",
+    "my old neighbour",
+    "the small boy",
+    "our teacher",
+    "the brown dog",
+    "a quiet farmer",
+    "the young pilot",
+    "her brother",
+    "the happy cook",
+]
+_VERBS = [
+    "carried",
+    "painted",
+    "found",
+    "opened",
+    "watched",
+    "cleaned",
+    "sold",
+    "moved",
+    "followed",
+    "borrowed",
+]
+_OBJECTS = [
+    "a heavy basket",
+    "the wooden door",
+    "seven yellow apples",
+    "the broken window",
+    "a long letter",
+    "the silver bicycle",
+    "two green bottles",
+    "the morning paper",
+    "a warm blanket",
+    "the kitchen table",
+]
+_ENDINGS = [
+    "before the rain began",
+    "near the river",
+    "on a cold morning",
+    "after lunch",
+    "in the garden",
+    "while singing softly",
+    "under the bridge",
+    "at the market",
+    "without a word",
+    "late at night",
+]
 
 
 def speech_sentences(n_sentences: int, random_state: int = 0) -> list[str]:
@@ -270,9 +384,18 @@ def make_speech_corpus(
 
         # Everything the spectrograms and phones depend on.
         key = dict(
-            format=3, sentences=sentences, voices=[list(v) for v in voices], n_mels=n_mels,
-            fmin=fmin, sr=sr, hop_length=hop_length, n_fft=N_FFT, fmax=FMAX, top_db=TOP_DB,
-            espeak=_espeak.version(), librosa=librosa.__version__,
+            format=3,
+            sentences=sentences,
+            voices=[list(v) for v in voices],
+            n_mels=n_mels,
+            fmin=fmin,
+            sr=sr,
+            hop_length=hop_length,
+            n_fft=N_FFT,
+            fmax=FMAX,
+            top_db=TOP_DB,
+            espeak=_espeak.version(),
+            librosa=librosa.__version__,
         )
         cache = _cache.cache_path(cache_dir, key)
         cached = _cache.load(cache, key)
@@ -280,7 +403,9 @@ def make_speech_corpus(
         mels, phones = cached
         audio = []
     else:
-        jobs = [(text, voice, pitch, speed) for _, voice, pitch, speed in voices for text in sentences]
+        jobs = [
+            (text, voice, pitch, speed) for _, voice, pitch, speed in voices for text in sentences
+        ]
         mels, phones, audio = [], [], []
         for spoken in _espeak.speak_fresh(jobs, n_jobs):
             wave, mel, frames = _utterance(
