@@ -89,8 +89,9 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
             default="adam"
         The optimizer.
     optimizer_kwargs : dict or None, default=None
-        Further arguments of the optimizer; ``lr`` and ``weight_decay`` are
-        parameters of their own.
+        Further arguments of the optimizer, e.g. ``{"momentum": 0.9}`` for
+        SGD or ``{"betas": (0.9, 0.99)}`` for Adam; ``lr`` and
+        ``weight_decay`` are parameters of their own.
     lr : float, default=1e-3
         Learning rate.
     weight_decay : float, default=0.0
@@ -98,7 +99,10 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
     batch_size : int, default=256
         Rows per training step.
     max_epochs : int, default=300
-        Maximum number of passes over the training data.
+        Maximum number of passes over the training data. Training usually
+        ends earlier, when the monitored loss stops improving (see
+        ``early_stopping``); small data sets need many passes, as each is
+        only a few optimizer steps.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, then
@@ -117,11 +121,15 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         Torch device to train and infer on; ``"auto"`` is ``"cuda"`` when
         available, else ``"cpu"``.
     precision : {"fp32", "bf16", "fp16"}, default="fp32"
-        Arithmetic of the network's forward pass, in training and inference
-        (see :class:`AutoEncoderTransformer`).
+        Arithmetic of the network's forward pass, in training and inference:
+        ``"bf16"`` and ``"fp16"`` run it in half precision through
+        ``torch.autocast`` (weights, optimizer state and losses stay float32;
+        ``"fp16"`` also scales the loss), faster on GPUs with tensor cores.
+        Outputs are float32 either way.
     compile : bool, default=False
-        Train through ``torch.compile(module)`` (see
-        :class:`AutoEncoderTransformer`).
+        Train through ``torch.compile(module)``: faster steps on a GPU after a
+        compilation of seconds to a minute at the first training call; the
+        saved model and inference use the module itself.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks, e.g. ``skorch.callbacks.LRScheduler``.
     random_state : int, RandomState instance or None, default=None
@@ -129,7 +137,8 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         the validation split and dropout. Equal seeds give equal models on
         the CPU.
     verbose : int, default=0
-        Print one line per epoch when positive.
+        Print one line per epoch when positive; on a terminal, also a
+        progress bar over the batches of each epoch.
 
     Attributes
     ----------
