@@ -7,10 +7,14 @@ adds the KL term. What it adds to the row transformer: ``score_samples`` as a
 log-likelihood estimate, and ``sample`` from the prior.
 """
 
+from __future__ import annotations
+
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike, NDArray
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -20,6 +24,14 @@ from ._base import BaseAutoEncoder
 from ._encoder_decoder import encoder_decoder
 from ._nn.vae import GaussianVAE, NormalNLL
 from ._rows import RowTransformerMixin
+from ._typing import (
+    Activation,
+    Callbacks,
+    Device,
+    Optimizer,
+    Precision,
+    RandomStateLike,
+)
 from ._utils import check_n_samples
 
 
@@ -198,34 +210,34 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
 
     def __init__(
         self,
-        n_components=2,
+        n_components: int = 2,
         *,
-        beta=1.0,
-        kl_warmup=0,
-        n_importance_samples=16,
-        input_shape=None,
-        hidden_layer_sizes=(128, 64),
-        activation="relu",
-        dropout=0.0,
-        batch_norm=False,
-        optimizer="adam",
-        optimizer_kwargs=None,
-        lr=1e-3,
-        weight_decay=0.0,
-        batch_size=256,
-        max_epochs=300,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        warm_start=False,
-        device="auto",
-        precision="fp32",
-        compile=False,
-        callbacks=None,
-        random_state=None,
-        verbose=0,
-    ):
+        beta: float = 1.0,
+        kl_warmup: int = 0,
+        n_importance_samples: int = 16,
+        input_shape: tuple[int, ...] | None = None,
+        hidden_layer_sizes: tuple[int, ...] = (128, 64),
+        activation: Activation = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        optimizer: Optimizer = "adam",
+        optimizer_kwargs: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 256,
+        max_epochs: int = 300,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        device: Device = "auto",
+        precision: Precision = "fp32",
+        compile: bool = False,
+        callbacks: Callbacks = None,
+        random_state: RandomStateLike = None,
+        verbose: int = 0,
+    ) -> None:
         super().__init__(
             n_components,
             hidden_layer_sizes=hidden_layer_sizes,
@@ -275,7 +287,7 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         return module.decode(module.encode(x))
 
     # -- density and generation -------------------------------------------------
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> NDArray[Any]:
         """Estimated log-likelihood of each row, ``log p(x)`` in nats.
 
         The importance-weighted bound with ``n_importance_samples`` codes per
@@ -308,7 +320,7 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         # A row that overflows the network has likelihood 0: -inf, not an error.
         return self._infer(log_likelihood, X, check_finite=False).astype(np.float64)
 
-    def score(self, X, y=None):
+    def score(self, X: ArrayLike, y: object = None) -> float:
         """Mean estimated log-likelihood of the rows of ``X`` (higher is better).
 
         Parameters
@@ -325,7 +337,9 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         """
         return float(np.mean(self.score_samples(X)))
 
-    def sample(self, n_samples=1, random_state=None):
+    def sample(
+        self, n_samples: int = 1, random_state: RandomStateLike = None
+    ) -> NDArray[np.float32]:
         """Generate rows: decode codes drawn from the standard normal prior.
 
         Parameters

@@ -74,9 +74,19 @@ def test_sklearn_compatible(estimator, check):
         check(estimator)
 
 
+def parameters(function):
+    """Names, kinds and defaults of ``function``'s parameters, without type hints.
+
+    An override may narrow the hints (VQTransformer's ``transform`` gives
+    int64 codes, not float32 ones); ``mypy skae`` checks those. The call
+    itself must stay the same.
+    """
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: type(est).__name__)
 def test_no_method_overrides_a_base_method_with_another_signature(estimator):
-    """A class either keeps a base method's signature or does not inherit it."""
+    """A class either keeps a base method's parameters or does not inherit it."""
     cls = type(estimator)
     for klass in cls.__mro__[:-1]:
         for name, member in vars(klass).items():
@@ -84,7 +94,7 @@ def test_no_method_overrides_a_base_method_with_another_signature(estimator):
                 continue
             base = next((b for b in klass.__mro__[1:] if callable(vars(b).get(name))), None)
             if base is not None:
-                own, inherited = inspect.signature(member), inspect.signature(vars(base)[name])
+                own, inherited = parameters(member), parameters(vars(base)[name])
                 assert own == inherited, (
                     f"{klass.__name__}.{name}{own} vs {base.__name__}{inherited}"
                 )
