@@ -76,6 +76,12 @@ def make(cls, **params):
     return cls(**{**FAST, **_OWN[cls], **params})
 
 
+#: One small fast instance of each public estimator that has an entry in
+#: :data:`_OWN` (a class without one fails the registry's own test, not the
+#: collection of every test module).
+INSTANCES = [make(cls) for cls in ESTIMATOR_CLASSES if cls in _OWN]
+
+
 class UserNetwork(torch.nn.Sequential):
     """A user's encoder or decoder class, built for the data's width at fit."""
 

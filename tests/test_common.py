@@ -7,11 +7,11 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from _registry import _OWN, ESTIMATOR_CLASSES, VARIANTS, make
+from _registry import _OWN, ESTIMATOR_CLASSES, INSTANCES, VARIANTS, make
 
 # One small fast instance of every public estimator, and the other
 # configurations the checks cover (tests/_registry.py).
-ESTIMATORS = [make(cls) for cls in ESTIMATOR_CLASSES] + VARIANTS
+ESTIMATORS = INSTANCES + VARIANTS
 
 # The one check that shows as skipped, check_array_api_input, is skipped by
 # scikit-learn itself unless the environment sets SCIPY_ARRAY_API=1; skae
