@@ -28,11 +28,13 @@ $(VENV)/.lint-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[lint]"
 	touch $@
 
-# ruff (lint and format) and the layer contract of docs/design.md.
+# ruff (lint and format), the layer contract of docs/design.md, and the
+# public API's type hints ([tool.mypy] in pyproject.toml).
 lint: $(VENV)/.lint-installed
 	$(VENV)/bin/ruff check skae tests benchmarks examples docs/conf.py
 	$(VENV)/bin/ruff format --check skae tests benchmarks examples docs/conf.py
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy skae
 
 demo: $(VENV)/.installed
 	$(PY) -m skae demo --out demo_output

@@ -1,7 +1,20 @@
 """Plumbing shared by the benchmark scripts: paths, data, splits, threads, reports.
 
 The scripts import it as ``from _common import ...``: Python puts the folder
-of the script it runs on ``sys.path``.
+of the script it runs on ``sys.path``. Every ``bench_*.py`` takes from here:
+
+- its command line (:func:`command_line`, :func:`report_parser`: ``--out``
+  and ``--no-write``) and the writing of its report (:func:`publish`);
+- the report's header (:func:`produced_by`, :func:`report_intro`: the
+  command, the machine, the versions of Python, skae, torch, scikit-learn and
+  numpy, the threads, the minutes taken);
+- timing (:class:`Stopwatch`, :func:`best_time`);
+- the thread policy: times that are compared run on one thread
+  (:func:`single_thread`: torch and the BLAS/OpenMP pools); the benchmarks of
+  quality set torch's threads once (:func:`torch_threads`, two by default, the
+  suite's machine); ``bench_speed.py`` measures at torch's default threads,
+  what a user gets, and reports them;
+- markdown tables (:func:`markdown_table`).
 
 The ODDS datasets are ``.npz`` files (arrays ``X`` and ``y``, ``y == 1`` for
 anomalies) in the shared data folder beside the checkout,
@@ -10,6 +23,8 @@ with a message that says where it was looked for.
 """
 
 import argparse
+import os
+import platform
 import sys
 import time
 import warnings
@@ -18,6 +33,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import sklearn
 import torch
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -47,6 +63,48 @@ def single_thread():
     torch.set_num_threads(1)
     with threadpool_limits(limits=1):
         yield
+
+
+def torch_threads(n=None):
+    """Set torch's intra-op threads for the rest of the run; return their number.
+
+    For the benchmarks of quality, whose times are reported but not compared
+    across contenders; BLAS/OpenMP pools are left as they are.
+
+    Parameters
+    ----------
+    n : int, optional
+        Threads; default two (or the machine's cores, if fewer).
+    """
+    n = min(2, os.cpu_count() or 1) if n is None else n
+    torch.set_num_threads(n)
+    return n
+
+
+class Stopwatch:
+    """Wall time since it was made: ``watch = Stopwatch(); ...; watch.seconds``."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self):
+        """Seconds since the stopwatch was made (``time.perf_counter``)."""
+        return time.perf_counter() - self.start
+
+
+def best_time(fn, calls=10):
+    """Best wall time of ``calls`` calls of ``fn``.
+
+    For calls that take milliseconds, where one call measures the machine's
+    noise more than the code.
+    """
+    times = []
+    for _ in range(calls):
+        watch = Stopwatch()
+        fn()
+        times.append(watch.seconds)
+    return min(times)
 
 
 def in_processes(function, jobs, workers=1):
@@ -83,11 +141,11 @@ def run_datasets(run_dataset, names, seeds):
     """
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     results = {}
-    start = time.perf_counter()
+    watch = Stopwatch()
     with single_thread():
         for name in names:
             results[name] = run_dataset(name, seeds)
-    return results, time.perf_counter() - start
+    return results, watch.seconds
 
 
 # -- data --------------------------------------------------------------------------
@@ -234,6 +292,30 @@ def robust_scale(scores, train_scores):
 
 
 # -- command line and report -------------------------------------------------------
+def command_line(doc, out=None, out_help="the report file"):
+    """The command line of a benchmark: its description, and where it writes.
+
+    Parameters
+    ----------
+    doc : str
+        The script's docstring; its first paragraph describes the command.
+    out : str, optional
+        Default file name of ``--out`` in :data:`RESULTS_DIR`; with it, the
+        parser also has ``--no-write`` (see :func:`publish`).
+    out_help : str, default="the report file"
+        The help text of ``--out``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(description=" ".join(doc.split("\n\n")[0].split()))
+    if out is not None:
+        parser.add_argument("--out", type=Path, default=RESULTS_DIR / out, help=out_help)
+        parser.add_argument("--no-write", action="store_true", help="print only")
+    return parser
+
+
 def report_parser(doc, datasets, seeds, out):
     """The command line of a benchmark that writes one report.
 
@@ -251,12 +333,54 @@ def report_parser(doc, datasets, seeds, out):
     argparse.ArgumentParser
         With ``--datasets``, ``--seeds``, ``--no-write`` and ``--out``.
     """
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser = command_line(doc, out)
     parser.add_argument("--datasets", nargs="+", choices=list(datasets), default=list(datasets))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(seeds))
-    parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / out)
     return parser
+
+
+def machine(device="cpu"):
+    """The machine, in words: processor, cores, system, and the GPU with ``device="cuda"``."""
+    cpu = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.system()} {platform.release()}"
+    )
+    if torch.device(device).type == "cuda" and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()}, {cpu}"
+    return cpu
+
+
+def versions():
+    """The versions the numbers depend on: Python, skae, torch, scikit-learn, numpy."""
+    return (
+        f"Python {platform.python_version()}, skae {skae.__version__}, torch {torch.__version__}, "
+        f"scikit-learn {sklearn.__version__}, numpy {np.__version__}"
+    )
+
+
+def produced_by(command, elapsed=None, device="cpu"):
+    """The report's header line: the command, where, with what, how long.
+
+    Parameters
+    ----------
+    command : str
+        The command that produced the report, e.g.
+        ``"python benchmarks/bench_vq.py --seeds 0"``.
+    elapsed : float, optional
+        Seconds the benchmark ran.
+    device : str, default="cpu"
+        ``"cuda"`` names the GPU too.
+
+    Returns
+    -------
+    str
+        ``"Produced by `command` in 3.2 min on <machine>, <n> torch threads;
+        <versions>."``, torch's threads as they are when it is called.
+    """
+    took = "" if elapsed is None else f" in {elapsed / 60:.1f} min"
+    n = torch.get_num_threads()
+    threads = "one CPU thread" if n == 1 else f"{n} torch threads"
+    return f"Produced by `{command}`{took} on {threads} ({machine(device)}); {versions()}."
 
 
 def report_intro(script, elapsed, doc):
@@ -277,10 +401,34 @@ def report_intro(script, elapsed, doc):
     str
     """
     protocol = doc.split("Usage::")[0].split("\n", 2)[2].strip()
-    return (
-        f"Produced by `python benchmarks/{script}` in {elapsed / 60:.1f} min on one\n"
-        f"CPU thread; skae {skae.__version__}, torch {torch.__version__}.\n\n{protocol}"
-    )
+    return f"{produced_by(f'python benchmarks/{script}', elapsed)}\n\n{protocol}"
+
+
+def markdown_table(header, rows, align=None):
+    """A markdown table.
+
+    Parameters
+    ----------
+    header : sequence of str
+        The column titles.
+    rows : iterable of sequences
+        The cells of each row, formatted already (other values go through ``str``).
+    align : str, optional
+        ``"l"`` or ``"r"`` per column; default the first column left, the
+        others (numbers) right.
+
+    Returns
+    -------
+    str
+        The table's lines, joined by newlines, without a final one.
+    """
+    align = align or "l" + "r" * (len(header) - 1)
+    if len(align) != len(header):
+        raise ValueError(f"align has {len(align)} letters for {len(header)} columns")
+    rule = "".join("---|" if a == "l" else "---:|" for a in align)
+    lines = ["| " + " | ".join(header) + " |", "|" + rule]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def publish(report, args):

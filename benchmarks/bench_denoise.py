@@ -43,11 +43,12 @@ Usage::
 """
 
 import sys
-import time
 
 import numpy as np
 from _common import (
+    Stopwatch,
     load_train_test,
+    markdown_table,
     publish,
     report_intro,
     report_parser,
@@ -111,9 +112,9 @@ def run_dataset(name, seeds):
     for seed in seeds:
         aes = {}
         for suffix, network in NETWORKS.items():
-            start = time.perf_counter()
+            watch = Stopwatch()
             aes[suffix] = AutoEncoderTransformer(k, random_state=seed, **network).fit(X_train)
-            times[f"AE{suffix}"].append(time.perf_counter() - start)
+            times[f"AE{suffix}"].append(watch.seconds)
         clean["AE"].append(mse(aes[""].inverse_transform(aes[""].transform(X_test)), X_test))
         for noise, levels in NOISES.items():
             for level in levels:
@@ -121,11 +122,11 @@ def run_dataset(name, seeds):
                 X_noisy = corrupt(X_test, noise, level, X_train, rng).astype(np.float32)
                 rebuilt = {"noisy": X_noisy, "PCA": pca.inverse_transform(pca.transform(X_noisy))}
                 for suffix, network in NETWORKS.items():
-                    start = time.perf_counter()
+                    watch = Stopwatch()
                     dae = DenoisingAutoEncoder(
                         k, noise=noise, noise_level=level, random_state=seed, **network
                     ).fit(X_train)
-                    times[f"DAE{suffix}"].append(time.perf_counter() - start)
+                    times[f"DAE{suffix}"].append(watch.seconds)
                     ae = aes[suffix]
                     rebuilt[f"AE{suffix}"] = ae.inverse_transform(ae.transform(X_noisy))
                     rebuilt[f"DAE{suffix}"] = dae.denoise(X_noisy)
@@ -144,8 +145,8 @@ def mse(X_rec, X):
 
 # -- report ------------------------------------------------------------------------
 def table(all_results, seeds):
-    head = "| dataset (n, d, k) | noise | level | " + " | ".join(METHODS) + " | DAE / PCA |"
-    lines = [head, "|" + "---|" * (len(METHODS) + 4)]
+    header = ["dataset (n, d, k)", "noise", "level", *METHODS, "DAE / PCA"]
+    lines = []
     for name, (results, _, shape, _) in all_results.items():
         for (noise, level), row in results.items():
             means = {m: np.mean(v) for m, v in row.items()}
@@ -157,17 +158,16 @@ def table(all_results, seeds):
                     cell += f" ± {np.std(row[method]):.4f}"
                 cells.append(f"**{cell}**" if method == best else cell)
             ratio = means["DAE"] / means["PCA"]
-            lines.append(
-                f"| {name} {shape} | {noise} | {level} | " + " | ".join(cells) + f" | {ratio:.2f} |"
-            )
-    return "\n".join(lines)
+            lines.append([f"{name} {shape}", noise, level, *cells, f"{ratio:.2f}"])
+    return markdown_table(header, lines, align="l" * len(header))
 
 
 def clean_table(all_results):
-    lines = ["| dataset | PCA | AE |", "|---|---|---|"]
-    for name, (_, _, _, clean) in all_results.items():
-        lines.append(f"| {name} | {np.mean(clean['PCA']):.4f} | {np.mean(clean['AE']):.4f} |")
-    return "\n".join(lines)
+    rows = [
+        [name, f"{np.mean(clean['PCA']):.4f}", f"{np.mean(clean['AE']):.4f}"]
+        for name, (_, _, _, clean) in all_results.items()
+    ]
+    return markdown_table(["dataset", "PCA", "AE"], rows, align="lll")
 
 
 def summary(all_results, suffix=""):
@@ -186,13 +186,11 @@ def summary(all_results, suffix=""):
 
 
 def time_table(all_results):
-    lines = ["| dataset | " + " | ".join(f"{m} fit s" for m in METHODS[2:]) + " |"]
-    lines.append("|---|" + "---:|" * len(METHODS[2:]))
-    for name, (_, times, _, _) in all_results.items():
-        lines.append(
-            f"| {name} | " + " | ".join(f"{np.mean(times[m]):.1f}" for m in METHODS[2:]) + " |"
-        )
-    return "\n".join(lines)
+    rows = [
+        [name, *(f"{np.mean(times[m]):.1f}" for m in METHODS[2:])]
+        for name, (_, times, _, _) in all_results.items()
+    ]
+    return markdown_table(["dataset", *(f"{m} fit s" for m in METHODS[2:])], rows)
 
 
 def main(argv=None):

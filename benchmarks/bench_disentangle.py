@@ -25,10 +25,15 @@ Usage::
     python benchmarks/bench_disentangle.py --seeds 0 --no-write
 """
 
-import time
-
 import numpy as np
-from _common import publish, report_intro, report_parser, run_datasets
+from _common import (
+    Stopwatch,
+    markdown_table,
+    publish,
+    report_intro,
+    report_parser,
+    run_datasets,
+)
 from sklearn.neural_network import MLPClassifier
 
 from skae import DisentangledAutoEncoder
@@ -52,11 +57,11 @@ def run_method(method, seeds):
         y_target = (y[N_TRAIN:] + 1) % N_GROUPS
         X_true = (truth.render(content[N_TRAIN:], y_target) - mean) / std
         for width in WIDTHS:
-            start = time.perf_counter()
+            watch = Stopwatch()
             model = DisentangledAutoEncoder(
                 n_components=width, method=method, device="cpu", random_state=seed
             ).fit(X[:N_TRAIN], y[:N_TRAIN])
-            fit_s = time.perf_counter() - start
+            fit_s = watch.seconds
             Z = model.transform(X)
             probe = MLPClassifier((64,), max_iter=500, random_state=0)
             accuracy = probe.fit(Z[:N_TRAIN], y[:N_TRAIN]).score(Z[N_TRAIN:], y[N_TRAIN:])
@@ -70,21 +75,15 @@ def run_method(method, seeds):
 
 
 def table(all_results):
-    lines = [
-        "| method | "
-        + " | ".join(f"probe, {w}" for w in WIDTHS)
-        + " | "
-        + " | ".join(f"conversion, {w}" for w in WIDTHS)
-        + " | fit s (mean) |",
-        "|---|" + "---:|" * (2 * len(WIDTHS) + 1),
-    ]
+    header = ["method", *(f"probe, {w}" for w in WIDTHS), *(f"conversion, {w}" for w in WIDTHS)]
+    lines = []
     for method, results in all_results.items():
         probes = [np.mean(results[w]["probe"]) for w in WIDTHS]
         cells = [f"**{p:.3f}**" if p > 1 / N_GROUPS + 0.15 else f"{p:.3f}" for p in probes]
         cells += [f"{np.mean(results[w]['conversion']):.3f}" for w in WIDTHS]
         fit_s = np.mean([np.mean(results[w]["fit_s"]) for w in WIDTHS])
-        lines.append(f"| `{method}` | " + " | ".join(cells) + f" | {fit_s:.1f} |")
-    return "\n".join(lines)
+        lines.append([f"`{method}`", *cells, f"{fit_s:.1f}"])
+    return markdown_table([*header, "fit s (mean)"], lines)
 
 
 def main(argv=None):

@@ -22,14 +22,10 @@ Usage::
     python benchmarks/bench_generate.py [--seeds 3] [--out benchmarks/results/generate.md]
 """
 
-import argparse
-import os
-import platform
 import warnings
 
 import numpy as np
-import torch
-from _common import RESULTS_DIR
+from _common import Stopwatch, command_line, markdown_table, produced_by, publish, torch_threads
 from scipy.special import logsumexp
 from sklearn.datasets import load_digits
 from sklearn.model_selection import cross_val_score, train_test_split
@@ -69,11 +65,11 @@ def ae_log_density(ae, X_train, X_test, n_codes=2000, seed=0):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, "generate.md")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--out", default=str(RESULTS_DIR / "generate.md"))
     args = parser.parse_args()
-    torch.set_num_threads(min(2, os.cpu_count()))
+    torch_threads()
+    watch = Stopwatch()
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
     rows = {
@@ -108,27 +104,28 @@ def main():
                 flush=True,
             )
 
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    header = [
+        "generator",
+        "5-NN two-sample accuracy (0.5 best)",
+        "median distance to nearest training digit",
+        "held-out log-density (nats/digit)",
+        "epochs",
+    ]
+    cells = []
+    for name, results in rows.items():
+        acc, near, dens, epochs = np.mean(results, axis=0)
+        cells.append([name, f"{acc:.3f}", f"{near:.3f}", f"{dens:.1f}", f"{epochs:.0f}"])
+    cells.append(["real held-out digits (reference)", "-", f"{np.mean(real):.3f}", "-", "-"])
+    command = f"python benchmarks/bench_generate.py --seeds {args.seeds}"
     lines = [
         "# Generating digits: VAE against the autoencoder's mixture of codes",
         "",
-        f"Machine: {machine}. Command: `python benchmarks/bench_generate.py --seeds {args.seeds}`."
-        " Protocol at the top of the script; mean over seeds.",
+        f"{produced_by(command, watch.seconds)} Protocol at the top of the script; mean over seeds.",
         "",
-        "| generator | 5-NN two-sample accuracy (0.5 best) | median distance to nearest "
-        "training digit | held-out log-density (nats/digit) | epochs |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name, results in rows.items():
-        acc, near, dens, epochs = np.mean(results, axis=0)
-        lines.append(f"| {name} | {acc:.3f} | {near:.3f} | {dens:.1f} | {epochs:.0f} |")
-    lines += [
-        f"| real held-out digits (reference) | - | {np.mean(real):.3f} | - | - |",
+        markdown_table(header, cells),
         "",
     ]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    publish("\n".join(lines), args)
 
 
 if __name__ == "__main__":

@@ -32,15 +32,18 @@ Needs ``scikit-image`` and ``bm3d`` (``pip install -e .[bench]``) for the
 peers of part 1.
 """
 
-import argparse
-import os
-import platform
-import time
 import warnings
 
 import numpy as np
 import torch
-from _common import RESULTS_DIR
+from _common import (
+    Stopwatch,
+    command_line,
+    markdown_table,
+    produced_by,
+    publish,
+    torch_threads,
+)
 from sklearn.datasets import load_digits, load_sample_images
 from sklearn.decomposition import MiniBatchDictionaryLearning
 from sklearn.feature_extraction.image import extract_patches_2d, reconstruct_from_patches_2d
@@ -183,9 +186,9 @@ def run_denoising(seeds):
             except ImportError as exc:
                 print(f"  skipped BM3D: {exc}")
             for method, make in estimates.items():
-                start = time.perf_counter()
+                watch = Stopwatch()
                 value = psnr(clean, make())
-                times.setdefault(method, []).append(time.perf_counter() - start)
+                times.setdefault(method, []).append(watch.seconds)
                 results.setdefault(method, {}).setdefault(name, []).append(value)
                 print(f"  seed {seed} {name:6s} {method:40s} {value:6.2f} dB", flush=True)
     return names, results, times
@@ -235,34 +238,33 @@ def run_digits(seeds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, "images.md")
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--out", default=str(RESULTS_DIR / "images.md"))
     args = parser.parse_args()
-    torch.set_num_threads(min(2, os.cpu_count()))
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    torch_threads()
+    watch = Stopwatch()
 
     print("Denoising the sample images")
     names, results, times = run_denoising(args.seeds)
     print("Digits")
     mse, auc = run_digits(args.seeds)
 
+    denoising = []
+    for method, per_image in results.items():
+        seconds = np.mean(times[method])
+        denoising.append(
+            [method, *(f"{np.mean(per_image[n]):.2f}" for n in names)]
+            + ["< 0.1" if seconds < 0.05 else f"{seconds:.1f}"]
+        )
+    command = f"python benchmarks/bench_images.py --seeds {args.seeds}"
     lines = [
         "# Images: denoising photographs, and digits",
         "",
-        f"Machine: {machine}. Command: `python benchmarks/bench_images.py --seeds {args.seeds}`. "
-        "Protocol at the top of the script.",
+        f"{produced_by(command, watch.seconds)} Protocol at the top of the script.",
         "",
         f"## Denoising, sigma = 25/255 (PSNR in dB, mean of {args.seeds} noise draws)",
         "",
-        f"| method | {' | '.join(names)} | seconds per image |",
-        "|---|" + "---:|" * (len(names) + 1),
-    ]
-    for method, per_image in results.items():
-        cells = " | ".join(f"{np.mean(per_image[n]):.2f}" for n in names)
-        seconds = np.mean(times[method])
-        lines.append(f"| {method} | {cells} | {'< 0.1' if seconds < 0.05 else f'{seconds:.1f}'} |")
-    lines += [
+        markdown_table(["method", *names, "seconds per image"], denoising),
         "",
         f"The conv denoiser: `DenoisingAutoEncoder(input_shape=({PATCH}, {PATCH}), "
         + ", ".join(f"{k}={v!r}" for k, v in DAE_PARAMS.items() if k != "device")
@@ -272,15 +274,13 @@ def main():
         "",
         f"## Digits: MLP against convolutional autoencoder ({CODE} numbers per digit)",
         "",
-        "| network | held-out reconstruction MSE | one-class ROC-AUC (mean of 10 digits) |",
-        "|---|---:|---:|",
+        markdown_table(
+            ["network", "held-out reconstruction MSE", "one-class ROC-AUC (mean of 10 digits)"],
+            [[n, f"{np.mean(mse[n]):.4f}", f"{np.mean(auc[n]):.3f}"] for n in DIGIT_MODELS],
+        ),
+        "",
     ]
-    for name in DIGIT_MODELS:
-        lines.append(f"| {name} | {np.mean(mse[name]):.4f} | {np.mean(auc[name]):.3f} |")
-    lines.append("")
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    publish("\n".join(lines), args)
 
 
 if __name__ == "__main__":

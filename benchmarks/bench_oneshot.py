@@ -29,17 +29,14 @@ its section of ``benchmarks/results/vc.md`` (the rest of that report is
 ``bench_vc.py``'s).
 """
 
-import argparse
 import os
 import pickle
 import re
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
-from _common import RESULTS_DIR
+from _common import RESULTS_DIR, Stopwatch, command_line, produced_by, torch_threads
 from bench_vc import Judges, Normalizer, score_system, table, write_example
 from sklearn.neural_network import MLPClassifier
 
@@ -167,7 +164,9 @@ def evaluate(model, model_systems, split, norm, judges, pairs, target_stats):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(
+        __doc__, "vc.md", out_help="the report whose one-shot section this run writes"
+    )
     parser.add_argument("--n-components", type=int, default=3)
     parser.add_argument("--group-dim", type=int, default=32)
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
@@ -195,19 +194,14 @@ def parse_args(argv=None):
         default=float("nan"),
         help="with --load-model, the fit's seconds when the file lacks them",
     )
-    parser.add_argument(
-        "--out",
-        default=str(RESULTS_DIR / "vc.md"),
-        help="the report whose one-shot section this run writes",
-    )
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
+    torch_threads(args.threads)
     warnings.filterwarnings("ignore", message="divide by zero", category=RuntimeWarning)
-    t0 = time.time()
+    run = Stopwatch()
     corpus = make_speech_corpus(
         N_SENTENCES,
         speech_voices(N_VOICES),
@@ -216,7 +210,7 @@ def main(argv=None):
         n_jobs=os.cpu_count(),
     )
     split = Split(corpus)
-    print(f"corpus: {len(split.mels)} utterances ({time.time() - t0:.0f} s)", flush=True)
+    print(f"corpus: {len(split.mels)} utterances ({run.seconds:.0f} s)", flush=True)
 
     train_all = np.flatnonzero(split.is_train)
     judges = Judges([split.mels[i] for i in train_all], split.speaker[train_all])
@@ -244,9 +238,9 @@ def main(argv=None):
         norm.mu, norm.sd = saved["mu"], saved["sd"]
     else:
         model = make_model(args)
-        start = time.time()
+        watch = Stopwatch()
         model.fit([norm(split.mels[i]) for i in train_idx], split.speaker[train_idx])
-        fit_s = time.time() - start
+        fit_s = watch.seconds
         if args.save_model:
             with open(args.save_model, "wb") as f:
                 pickle.dump(dict(model=model, mu=norm.mu, sd=norm.sd, fit_s=fit_s), f)
@@ -262,11 +256,11 @@ def main(argv=None):
         n_frames.append(n)
         examples[voice] = [norm(split.mel(voice, k)) for k in sentences]
         codes[voice] = model.embed_group(examples[voice])
-        start = time.time()
+        watch = Stopwatch()
         refined[voice] = model.embed_group(
             examples[voice], refine=True, n_steps=args.refine_steps, lr=0.01
         )
-        refine_s += (time.time() - start) / len(split.new_voices)
+        refine_s += watch.seconds / len(split.new_voices)
         stats[voice] = split.stats(voice, sentences)
     new_pairs = [
         (split.seen_voices[rng.randint(N_SEEN)], t, k)
@@ -322,8 +316,8 @@ Judges: {judge_line}.
 Model: `DisentangledAutoEncoder(method="instance_norm", group_encoder=True,
 n_components={args.n_components}, group_dim={args.group_dim},
 hidden_layer_sizes={tuple(args.hidden)}, segment_length=64, batch_size={args.batch_size},
-lr={args.lr})`, {model.n_iter_} epochs, fit {fit_s / 60:.1f} min on {args.threads} CPU threads;
-whole run {(time.time() - t0) / 60:.1f} min. Reproduce: `python benchmarks/bench_oneshot.py`.
+lr={args.lr})`, {model.n_iter_} epochs, fit {fit_s / 60:.1f} min on {args.threads} CPU threads.
+{produced_by("python benchmarks/bench_oneshot.py", run.seconds)}
 
 ### To voices never seen in training
 
@@ -338,7 +332,8 @@ Content code -> speaker (frame MLP, held-out sentences of the seen voices; chanc
 phones): **{phone_acc:.3f}**.
 """
     print(text)
-    insert_section(Path(args.out), text)
+    if not args.no_write:
+        insert_section(args.out, text)
 
 
 def write_examples(systems, pairs, split, out, n_examples=2):

@@ -30,22 +30,26 @@ Usage::
     python benchmarks/bench_scale.py --sizes 1 4 --no-write   # millions of rows
 """
 
-import argparse
 import contextlib
 import os
-import platform
 import subprocess
 import threading
-import time
 import warnings
 from pathlib import Path
 from unittest import mock
 
 import numpy as np
 import torch
-from _common import RESULTS_DIR, single_thread
+from _common import (
+    Stopwatch,
+    command_line,
+    markdown_table,
+    produced_by,
+    publish,
+    single_thread,
+)
 
-from skae import AutoEncoderTransformer, __version__
+from skae import AutoEncoderTransformer
 
 N_FEATURES = 64
 CHUNK = 1 << 18
@@ -111,9 +115,9 @@ def drop_from_page_cache(path):
 
 def sequential_read_mb_s(path):
     drop_from_page_cache(path)
-    start = time.perf_counter()
+    watch = Stopwatch()
     subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
-    return os.path.getsize(path) / 2**20 / (time.perf_counter() - start)
+    return os.path.getsize(path) / 2**20 / watch.seconds
 
 
 # -- runs --------------------------------------------------------------------------
@@ -128,14 +132,14 @@ def run_size(path, n_rows, full_permutation=False):
         else contextlib.nullcontext()
     )
     with shuffling, PeakAnon() as fit_mem:
-        start = time.perf_counter()
+        watch = Stopwatch()
         ae.fit(X)
-        fit_s = time.perf_counter() - start
+        fit_s = watch.seconds
     drop_from_page_cache(path)
     with PeakAnon() as transform_mem:
-        start = time.perf_counter()
+        watch = Stopwatch()
         Z = ae.transform(X)
-        transform_s = time.perf_counter() - start
+        transform_s = watch.seconds
     return {
         "rows": n_rows,
         "file MiB": os.path.getsize(path) / 2**20,
@@ -160,12 +164,12 @@ def read_rate(path, block_rows, seconds):
         generator=torch.Generator().manual_seed(0),
         block_rows=block_rows,
     )
-    n_rows, start = 0, time.perf_counter()
+    n_rows, watch = 0, Stopwatch()
     for x, _ in iterator:
         n_rows += len(x)
-        if time.perf_counter() - start > seconds:
+        if watch.seconds > seconds:
             break
-    return n_rows / (time.perf_counter() - start)
+    return n_rows / watch.seconds
 
 
 def moonshot(n_rows, folder):
@@ -173,9 +177,9 @@ def moonshot(n_rows, folder):
     from skae._engine.data import stream_block_rows
 
     path = folder / "moonshot.npy"
-    start = time.perf_counter()
+    watch = Stopwatch()
     write_file(path, n_rows)
-    write_s = time.perf_counter() - start
+    write_s = watch.seconds
     disk = sequential_read_mb_s(path)
     X = np.load(path, mmap_mode="r")
     rates = {
@@ -202,7 +206,7 @@ def shuffle_loss(n_rows, folder):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = command_line(__doc__, "scale.md")
     parser.add_argument(
         "--sizes", nargs="+", type=float, default=[1, 4, 16], help="millions of rows"
     )
@@ -212,7 +216,6 @@ def main(argv=None):
         default=Path("/tmp/skae_scale"),
         help="where the data files are written (deleted after)",
     )
-    parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
         "--moonshot",
         type=float,
@@ -221,7 +224,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     args.folder.mkdir(parents=True, exist_ok=True)
-    rows, started = [], time.perf_counter()
+    rows, watch = [], Stopwatch()
     with single_thread(), warnings.catch_warnings(action="ignore"):
         # The first fit of a process pays torch's one-time set-up in time and memory.
         warm = np.random.RandomState(0).normal(size=(5000, N_FEATURES)).astype(np.float32)
@@ -242,19 +245,19 @@ def main(argv=None):
         big = moonshot(int(args.moonshot * 1e6), args.folder) if args.moonshot else None
         if big:
             print(big, flush=True)
-    report = _report(rows, losses, time.perf_counter() - started, big)
-    print(report)
-    if not args.no_write:
-        (RESULTS_DIR / "scale.md").write_text(report)
+    publish(_report(rows, losses, watch.seconds, big), args)
 
 
 def _moonshot_report(big):
     if big is None:
         return ""
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    rates = "\n".join(
-        f"| {name} | {rate:,.0f} | {rate * N_FEATURES * 4 / 2**20:.2f} |"
-        for name, rate in big["rates"].items()
+    rates = markdown_table(
+        ["shuffling", "rows/s", "MiB/s"],
+        [
+            [name, f"{rate:,.0f}", f"{rate * N_FEATURES * 4 / 2**20:.2f}"]
+            for name, rate in big["rates"].items()
+        ],
     )
     return f"""
 ## A file larger than memory
@@ -267,8 +270,6 @@ with {memory:.1f} GiB of memory (written in {big["write_s"] / 60:.1f} min; `cat`
 +{big["transform: anon MiB"]:.0f} MiB besides its output. Batches read from the cold file for 60 s
 without training, the two shufflings:
 
-| shuffling | rows/s | MiB/s |
-|---|---:|---:|
 {rates}
 """
 
@@ -285,32 +286,33 @@ def _report(rows, losses, elapsed, big=None):
         "transform: anon MiB",
         "transform: s per M rows",
     ]
-    lines = ["| " + " | ".join(keys) + " |", "|---|" + "---:|" * (len(keys) - 1)]
-    for row in rows:
-        cells = [row["shuffling"], f"{row['rows']:,}"] + [
-            f"{row[k]:.0f}" if row[k] >= 10 else f"{row[k]:.2f}" for k in keys[2:]
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    loss_lines = [
-        "| shuffling | loss, epoch 1 | loss, epoch 2 | MSE on all rows after |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, (history, mse) in losses.items():
-        loss_lines.append(f"| {name} | {history[0]:.4f} | {history[-1]:.4f} | {mse:.4f} |")
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}"
+    table = markdown_table(
+        keys,
+        [
+            [row["shuffling"], f"{row['rows']:,}"]
+            + [f"{row[k]:.0f}" if row[k] >= 10 else f"{row[k]:.2f}" for k in keys[2:]]
+            for row in rows
+        ],
+    )
+    loss_table = markdown_table(
+        ["shuffling", "loss, epoch 1", "loss, epoch 2", "MSE on all rows after"],
+        [
+            [name, f"{history[0]:.4f}", f"{history[-1]:.4f}", f"{mse:.4f}"]
+            for name, (history, mse) in losses.items()
+        ],
+    )
     return f"""# Scale: training on rows read from a file
 
-Produced by `python benchmarks/bench_scale.py` in {elapsed / 60:.1f} min on one CPU
-thread ({machine}); skae {__version__}, torch {torch.__version__}. Model:
+{produced_by("python benchmarks/bench_scale.py", elapsed)} Model:
 `AutoEncoderTransformer({", ".join(f"{k}={v!r}" for k, v in MODEL.items())})`, one epoch.
 
 {__doc__.split(chr(10) + chr(10), 1)[1].split("Usage::")[0].strip()}
 
-{chr(10).join(lines)}
+{table}
 
 Training loss, rows sorted along the manifold (400,000 x 64), two epochs:
 
-{chr(10).join(loss_lines)}
+{loss_table}
 {_moonshot_report(big)}"""
 
 

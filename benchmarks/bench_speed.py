@@ -33,18 +33,22 @@ Usage::
     python benchmarks/bench_speed.py --device cuda --rows 1000000 --out benchmarks/results/speed_cuda.md
 """
 
-import argparse
-import os
-import platform
 import subprocess
 import sys
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
-from _common import BENCH_DIR, RESULTS_DIR
+from _common import (
+    BENCH_DIR,
+    Stopwatch,
+    best_time,
+    command_line,
+    machine,
+    markdown_table,
+    produced_by,
+    publish,
+)
 from torch import nn
 
 from skae import AutoEncoderTransformer
@@ -75,7 +79,7 @@ def minimal_loop(X, fused=False, device="cpu"):
     model = nn.Sequential(encoder, decoder).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
     synchronize(device)
-    start = time.perf_counter()
+    watch = Stopwatch()
     # The rows are copied to the device once, inside the timed region (skae
     # does the same inside fit).
     Xt = torch.from_numpy(X).to(device)
@@ -88,7 +92,7 @@ def minimal_loop(X, fused=False, device="cpu"):
             loss.backward()
             opt.step()
     synchronize(device)
-    fit_time = time.perf_counter() - start
+    fit_time = watch.seconds
     X_host = torch.from_numpy(X)
 
     def infer():
@@ -97,18 +101,7 @@ def minimal_loop(X, fused=False, device="cpu"):
             for i in range(0, len(X_host), 16384):
                 encoder(X_host[i : i + 16384].to(device)).cpu().numpy()
 
-    return fit_time, best_time(infer)
-
-
-def best_time(fn, calls=INFERENCE_CALLS):
-    """Best wall time of ``calls`` calls of ``fn``: inference takes milliseconds,
-    so one call measures the machine's noise more than the code."""
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return fit_time, best_time(infer, INFERENCE_CALLS)
 
 
 def skae_ae(X, device="cpu", **params):
@@ -123,13 +116,13 @@ def skae_ae(X, device="cpu", **params):
         **params,
     )
     synchronize(device)
-    start = time.perf_counter()
+    watch = Stopwatch()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ae.fit(X)
     synchronize(device)
-    fit_time = time.perf_counter() - start
-    return fit_time, best_time(lambda: ae.transform(X))
+    fit_time = watch.seconds
+    return fit_time, best_time(lambda: ae.transform(X), INFERENCE_CALLS)
 
 
 def pyod_ae(X):
@@ -147,10 +140,10 @@ def pyod_ae(X):
         random_state=0,
         device="cpu",
     )
-    start = time.perf_counter()
+    watch = Stopwatch()
     det.fit(X)
-    fit_time = time.perf_counter() - start
-    return fit_time, best_time(lambda: det.decision_function(X))
+    fit_time = watch.seconds
+    return fit_time, best_time(lambda: det.decision_function(X), INFERENCE_CALLS)
 
 
 def sklearn_mlp(X):
@@ -165,12 +158,12 @@ def sklearn_mlp(X):
         tol=0,
         n_iter_no_change=EPOCHS + 1,
     )
-    start = time.perf_counter()
+    watch = Stopwatch()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mlp.fit(X, X)
-    fit_time = time.perf_counter() - start
-    return fit_time, best_time(lambda: mlp.predict(X))
+    fit_time = watch.seconds
+    return fit_time, best_time(lambda: mlp.predict(X), INFERENCE_CALLS)
 
 
 def minimal_loop_fused(X):
@@ -235,18 +228,21 @@ def run_throughput(n_rows, repeats, contenders=CONTENDERS):
 
 
 def throughput_table(rates, reference="minimal torch loop"):
-    """Markdown rows of rates and their ratios to the ``reference`` contender's."""
+    """A markdown table of rates and their ratios to the ``reference`` contender's."""
     ref_fit, ref_inf = rates[reference]
-    lines = [
-        "| contender | fit rows/s | fit ratio | inference rows/s | inference ratio |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name, (fit_rate, inf_rate) in rates.items():
-        lines.append(
-            f"| {name} | {fit_rate:,.0f} | {fit_rate / ref_fit:.2f} | "
-            f"{inf_rate:,.0f} | {inf_rate / ref_inf:.2f} |"
-        )
-    return lines
+    return markdown_table(
+        ["contender", "fit rows/s", "fit ratio", "inference rows/s", "inference ratio"],
+        [
+            [
+                name,
+                f"{fit_rate:,.0f}",
+                f"{fit_rate / ref_fit:.2f}",
+                f"{inf_rate:,.0f}",
+                f"{inf_rate / ref_inf:.2f}",
+            ]
+            for name, (fit_rate, inf_rate) in rates.items()
+        ],
+    )
 
 
 # -- memory -------------------------------------------------------------------
@@ -304,23 +300,22 @@ def run_search(n_rows):
             cv=2,
             n_jobs=n_jobs,
         )
-        start = time.perf_counter()
+        watch = Stopwatch()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             search.fit(X)
-        elapsed = time.perf_counter() - start
+        elapsed = watch.seconds
         times[n_jobs] = min(times.get(n_jobs, np.inf), elapsed)
         print(f"  GridSearchCV n_jobs={n_jobs}: {elapsed:.2f} s", flush=True)
     return times
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, "speed.md")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     parser.add_argument("--search-rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "speed.md")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch-size", type=int, default=BATCH)
     parser.add_argument("--hidden", type=int, default=HIDDEN)
@@ -336,22 +331,22 @@ def main():
     if args.device == "cuda":
         return main_cuda(args)
 
-    machine = (
-        f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
+    watch = Stopwatch()
+    print(
+        f"Throughput on {args.rows} x {N_FEATURES} float32 "
+        f"({machine()}, {torch.get_num_threads()} torch threads)"
     )
-    print(f"Throughput on {args.rows} x {N_FEATURES} float32 ({machine})")
     rates = run_throughput(args.rows, args.repeats)
     print("Peak memory of fit")
     memory = {dtype: run_memory(args.memory_rows, dtype) for dtype in ("float32", "float64")}
     print("Parallel search")
     search = run_search(args.search_rows)
 
+    command = f"python benchmarks/bench_speed.py --rows {args.rows} --repeats {args.repeats}"
     lines = [
         "# Speed and memory of AutoEncoderTransformer",
         "",
-        f"Machine: {machine}. Command: `python benchmarks/bench_speed.py "
-        f"--rows {args.rows} --repeats {args.repeats}`.",
+        produced_by(command, watch.seconds),
         "",
         f"## Throughput ({args.rows:,} x {N_FEATURES} float32, MLP 64-{HIDDEN}-32-{HIDDEN}-64, "
         f"Adam, batch {BATCH}, {EPOCHS} epochs, best of {args.repeats})",
@@ -359,7 +354,7 @@ def main():
         "Ratios are against the minimal torch loop measured in the same run "
         "(inference: against a bare no-grad encoder forward in 16,384-row chunks).",
         "",
-        *throughput_table(rates),
+        throughput_table(rates),
     ]
     lines += [
         "",
@@ -373,19 +368,24 @@ def main():
         "Peak resident memory above the warmed-up interpreter's baseline, as a multiple of "
         "the input array's size (the array itself counts: 1.0 = no overhead beyond the input).",
         "",
-        "| input dtype | input size | peak above baseline |",
-        "|---|---:|---:|",
-    ]
-    for dtype, (ratio, nbytes) in memory.items():
-        lines.append(f"| {dtype} | {nbytes / 2**20:,.0f} MiB | {ratio:.2f} x |")
-    lines += [
+        markdown_table(
+            ["input dtype", "input size", "peak above baseline"],
+            [
+                [dtype, f"{nbytes / 2**20:,.0f} MiB", f"{ratio:.2f} x"]
+                for dtype, (ratio, nbytes) in memory.items()
+            ],
+        ),
         "",
         f"## GridSearchCV, 4 candidates x 2 folds ({args.search_rows:,} rows, 3 epochs each)",
         "",
-        "| n_jobs | seconds (best of 2) | speed-up |",
-        "|---:|---:|---:|",
-        f"| 1 | {search[1]:.2f} | 1.00 |",
-        f"| 2 | {search[2]:.2f} | {search[1] / search[2]:.2f} |",
+        markdown_table(
+            ["n_jobs", "seconds (best of 2)", "speed-up"],
+            [
+                [1, f"{search[1]:.2f}", "1.00"],
+                [2, f"{search[2]:.2f}", f"{search[1] / search[2]:.2f}"],
+            ],
+            align="rrr",
+        ),
         "",
         "## Changes measured with this script (skae's ratio, before -> after)",
         "",
@@ -407,27 +407,24 @@ def main():
         "0.822 / 0.798, 0.770 / 0.817, 25.71 / 25.68 ms |",
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    publish("\n".join(lines), args)
 
 
 def main_cuda(args):
     if not torch.cuda.is_available():
         sys.exit("--device cuda: this machine has no CUDA GPU.")
-    gpu = torch.cuda.get_device_name()
-    machine = (
-        f"{gpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-        f"Python {platform.python_version()}"
-    )
-    print(f"Throughput on {args.rows} x {N_FEATURES} float32 ({machine})")
+    watch = Stopwatch()
+    print(f"Throughput on {args.rows} x {N_FEATURES} float32 ({machine('cuda')})")
     contenders = {k: v for k, v in CUDA_CONTENDERS.items() if not args.only or k in args.only}
     rates = run_throughput(args.rows, args.repeats, contenders)
+    command = (
+        f"python benchmarks/bench_speed.py --device cuda --rows {args.rows} "
+        f"--repeats {args.repeats} --batch-size {BATCH} --hidden {HIDDEN}"
+    )
     lines = [
         "# Speed of AutoEncoderTransformer on a GPU",
         "",
-        f"Machine: {machine}. Command: `python benchmarks/bench_speed.py --device cuda "
-        f"--rows {args.rows} --repeats {args.repeats} --batch-size {BATCH} --hidden {HIDDEN}`.",
+        produced_by(command, watch.seconds, device="cuda"),
         "",
         f"## Throughput ({args.rows:,} x {N_FEATURES} float32, MLP 64-{HIDDEN}-32-{HIDDEN}-64, Adam, "
         f"batch {BATCH}, {EPOCHS} epochs, best of {args.repeats})",
@@ -439,12 +436,10 @@ def main_cuda(args):
         "Fit times include copying the rows to the GPU and, for `compile=True`, the "
         "compilation (best of the repeats: the later ones reuse torch's compile cache).",
         "",
-        *throughput_table(rates),
+        throughput_table(rates),
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    publish("\n".join(lines), args)
 
 
 if __name__ == "__main__":

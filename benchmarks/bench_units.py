@@ -38,15 +38,19 @@ corpus is cached with ``make_speech_corpus(cache_dir=True)``); writes
 ``benchmarks/results/units.md`` and ``units.png``.
 """
 
-import argparse
 import os
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-import torch
-from _common import RESULTS_DIR, in_processes
+from _common import (
+    Stopwatch,
+    command_line,
+    in_processes,
+    markdown_table,
+    produced_by,
+    publish,
+    torch_threads,
+)
 from sklearn.cluster import KMeans
 from sklearn.metrics import mutual_info_score, normalized_mutual_info_score
 
@@ -143,7 +147,7 @@ _FRAMES = None  # each process's Frames, made once by _setup
 def _setup(n_voices, threads):
     """This process's threads, warnings and frames (made once per process)."""
     global _FRAMES
-    torch.set_num_threads(threads)
+    torch_threads(threads)
     # The VQ models stop at their epoch budget by design; the report says it once.
     warnings.filterwarnings("ignore", message=".*reached max_epochs.*")
     if _FRAMES is None:
@@ -167,7 +171,7 @@ def fit_units(K, system, vq_epochs, dae_epochs):
     (``vq_epochs``, ``dae_epochs``: the VQTransformer's and the disentangled model's budgets)."""
     frames = _FRAMES
     ctx_train, ctx_test = frames.ctx_train, frames.ctx_test
-    start = time.time()
+    watch = Stopwatch()
     if system == "k-means, log-mel frame":
         units = kmeans_units(K, frames.frames_train, frames.frames_test, frames.rows)
     elif system == "k-means, stacked frames":
@@ -196,7 +200,7 @@ def fit_units(K, system, vq_epochs, dae_epochs):
             np.concatenate(dae.content_codes(frames.mels_train)),
             np.concatenate(dae.content_codes(frames.mels_test)),
         )
-    return (*units, time.time() - start)
+    return (*units, watch.seconds)
 
 
 def _fit_job(K, system, vq_epochs, dae_epochs, n_voices, threads):
@@ -230,7 +234,7 @@ def usage_figure(path, units_test, phones_test, K, title):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, "units.md")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--voices", type=int, default=16)
     parser.add_argument("--vq-epochs", type=int, default=30)
@@ -249,9 +253,8 @@ def main(argv=None):
         default=1,
         help="fit the systems in this many processes (fit times then share the CPU)",
     )
-    parser.add_argument("--out", default=str(RESULTS_DIR / "units.md"))
     args = parser.parse_args(argv)
-    t0 = time.time()
+    run = Stopwatch()
     names = system_names(args.jitters)
     # The slow fits first, so that parallel workers finish together.
     keys = sorted(
@@ -264,25 +267,28 @@ def main(argv=None):
     ]
     done = dict(zip(keys, in_processes(_fit_job, jobs, args.workers)))
     n_phones = len(np.unique(frames.phones_train))
-    lines = []
+    rows = []
     for K in args.sizes:
         for name in names:
             units_train, units_test, seconds = done[K, name]
             s = unit_scores(units_train, frames.phones_train, units_test, frames.phones_test)
-            lines.append(
-                f"| {K} | {name} | {s['accuracy']:.3f} | {s['nmi']:.3f} | {s['pnmi']:.3f} | {s['phone_purity']:.3f} "
-                f"| {s['unit_purity']:.3f} | {s['used']} | {seconds:.0f} |"
+            rows.append(
+                [K, name]
+                + [f"{s[key]:.3f}" for key in ("accuracy", "nmi", "pnmi", "phone_purity")]
+                + [f"{s['unit_purity']:.3f}", s["used"], f"{seconds:.0f}"]
             )
-            print(lines[-1], flush=True)
-        if K == args.sizes[len(args.sizes) // 2]:
+            print(rows[-1], flush=True)
+        if K == args.sizes[len(args.sizes) // 2] and not args.no_write:
             name = names[-1]
             usage_figure(
-                Path(args.out).with_suffix(".png"),
+                args.out.with_suffix(".png"),
                 done[K, name][1],
                 frames.phones_test,
                 K,
                 f"{name}, K={K}: P(unit | phone), held-out frames",
             )
+    header = ["K", "units", "phone accuracy", "NMI", "PNMI", "phone purity", "unit purity"]
+    header += ["units used", "fit s"]
     majority = np.unique(frames.phones_test, return_counts=True)[1].max() / len(frames.phones_test)
     text = (
         f"""# Phone-like units: VQ codes against k-means (benchmarks/bench_units.py)
@@ -298,20 +304,17 @@ group_dim=32, hidden_layer_sizes=(256, 256), batch_size=64, max_epochs={args.dae
 `code_jitter` of its row (time-jitter of the codes in training), fitted
 on all training utterances with their voices (k-means and VQTransformer see {KMEANS_ROWS} of their
 frames). Every model stops at its epoch budget (no early stopping; the reports of it are silenced).
-{args.threads} CPU threads per process, {args.workers} process(es) side by side; whole run
-{(time.time() - t0) / 60:.1f} min. Reproduce: `python benchmarks/bench_units.py`.
+{args.threads} CPU threads per process, {args.workers} process(es) side by side.
+{produced_by("python benchmarks/bench_units.py", run.seconds)}
 
-| K | units | phone accuracy | NMI | PNMI | phone purity | unit purity | units used | fit s |
-|---|---|---:|---:|---:|---:|---:|---:|---:|
 """
-        + "\n".join(lines)
+        + markdown_table(header, rows, align="llrrrrrrr")
         + f"""
 
-![P(unit | phone)]({Path(args.out).with_suffix(".png").name})
+![P(unit | phone)]({args.out.with_suffix(".png").name})
 """
     )
-    Path(args.out).write_text(text)
-    print(text)
+    publish(text, args)
 
 
 if __name__ == "__main__":

@@ -27,14 +27,19 @@ import argparse
 import itertools
 import os
 import pickle
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from _common import RESULTS_DIR
+from _common import (
+    RESULTS_DIR,
+    Stopwatch,
+    command_line,
+    markdown_table,
+    produced_by,
+    torch_threads,
+)
 from scipy.fft import dct
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
@@ -185,9 +190,9 @@ class Normalizer:
 
 def prepare_corpus(n_sentences):
     """Load (or synthesise) the corpus and split it."""
-    start = time.time()
+    watch = Stopwatch()
     corpus = Corpus(load_corpus(n_sentences), n_sentences)
-    print(f"corpus: {len(corpus.mels)} utterances ({time.time() - start:.0f} s)", flush=True)
+    print(f"corpus: {len(corpus.mels)} utterances ({watch.seconds:.0f} s)", flush=True)
     return corpus
 
 
@@ -224,9 +229,9 @@ def fit_model(args, corpus, norm):
     else:
         model = hand_set_model(args)
     train_idx = corpus.seen_train
-    start = time.time()
+    watch = Stopwatch()
     model.fit([norm(corpus.mels[i]) for i in train_idx], corpus.speaker[train_idx])
-    fit_s = time.time() - start
+    fit_s = watch.seconds
     loss = model.history_[-1, "train_loss"]
     print(f"fit: {fit_s:.0f} s, {model.n_iter_} epochs, loss {loss:.4f}", flush=True)
     return model, fit_s
@@ -361,10 +366,10 @@ def evaluate_seen(converter, judges):
     held-out sentence; also the systems' conversions and the pairs."""
     corpus = converter.corpus
     pairs = [(s, t, k) for k in corpus.test_sentences for s, t in itertools.permutations(SEEN, 2)]
-    start = time.time()
+    watch = Stopwatch()
     systems = converter.convert(pairs)
     rows = score(systems, pairs, corpus, judges)
-    print(f"seen pairs evaluated in {time.time() - start:.0f} s", flush=True)
+    print(f"seen pairs evaluated in {watch.seconds:.0f} s", flush=True)
     return rows, systems, pairs
 
 
@@ -402,7 +407,7 @@ def compensation(text):
 
 def parse_args(argv=None):
     """The command line: corpus size, model settings and output paths."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line(__doc__, "vc.md")
     parser.add_argument("--n-sentences", type=int, default=40)
     parser.add_argument("--method", default="instance_norm")
     parser.add_argument("--n-components", type=int, default=3)
@@ -422,7 +427,6 @@ def parse_args(argv=None):
         default="auto",
         help="convert(..., variance_compensation=) for the seen voices: 'auto' or a number",
     )
-    parser.add_argument("--out", default=str(RESULTS_DIR / "vc.md"))
     parser.add_argument("--examples", default=str(RESULTS_DIR / "vc"), help="audio/figure folder")
     parser.add_argument("--save-model", default=None, help="pickle the fitted model here")
     return parser.parse_args(argv)
@@ -431,11 +435,11 @@ def parse_args(argv=None):
 def main(argv=None):
     """Prepare the corpus, train the judges and the model, evaluate, write."""
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
+    torch_threads(args.threads)
     # A judge's log-probability of -inf for a far-off frame is a valid vote.
     warnings.filterwarnings("ignore", message="divide by zero", category=RuntimeWarning)
 
-    t0 = time.time()
+    run = Stopwatch()
     corpus = prepare_corpus(args.n_sentences)
     judges = train_judges(corpus)
     norm = Normalizer(np.concatenate([corpus.mels[i] for i in corpus.seen_train]))
@@ -464,24 +468,24 @@ def main(argv=None):
         len(pairs),
         n_unseen,
         n_frames,
-        time.time() - t0,
+        run.seconds,
     )
-    write_examples(systems, pairs, corpus, Path(args.examples))
+    if not args.no_write:
+        write_examples(systems, pairs, corpus, Path(args.examples))
 
 
 # -- writing -------------------------------------------------------------------
 def table(rows):
     """A Markdown table of :func:`score_system` rows."""
-    lines = [
-        "| system | judged target (LR) | judged target (MLP) | judged source (LR) | judged source (MLP) | MCD (dB) | log-mel MSE |",
-        "|---|---|---|---|---|---|---|",
+    header = ["system", "judged target (LR)", "judged target (MLP)", "judged source (LR)"]
+    header += ["judged source (MLP)", "MCD (dB)", "log-mel MSE"]
+    cells = [
+        [r["system"]]
+        + [f"{r[key]:.3f}" for key in ("target_lr", "target_mlp", "source_lr", "source_mlp")]
+        + [f"{r['mcd']:.2f}", f"{r['mse']:.3f}"]
+        for r in rows
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['system']} | {r['target_lr']:.3f} | {r['target_mlp']:.3f} | {r['source_lr']:.3f} "
-            f"| {r['source_mlp']:.3f} | {r['mcd']:.2f} | {r['mse']:.3f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(header, cells)
 
 
 def write_table(args, rows, unseen_rows, code_acc, fit_s, model, n_pairs, n_unseen, n_ex, total_s):
@@ -492,8 +496,8 @@ espeak-ng parallel corpus: {len(VOICES)} voices + 1 unseen, {args.n_sentences} s
 16 kHz, 80-bin log-mel (fmin 55 Hz, 10 ms hop); trained on the first 80% of the sentences,
 scored on the last 20% ({n_pairs} seen-voice conversions, all ordered pairs).
 Model: {model_line(args)},
-{model.n_iter_} epochs, fit {fit_s:.0f} s on 1 CPU thread; whole run {total_s:.0f} s.
-Reproduce: `python benchmarks/bench_vc.py {reproduce_args(args)}`.
+{model.n_iter_} epochs, fit {fit_s:.0f} s.
+{produced_by(f"python benchmarks/bench_vc.py {reproduce_args(args)}", total_s)}
 
 ## Seen voices
 
@@ -513,7 +517,10 @@ same {n_ex / 100:.1f} s for the target statistics).
 Targets from issue 6: judged target >= 0.90, judged source <= 0.05, MCD <= 3.2 dB and clearly
 below the shift baseline, content code -> speaker <= 0.25.
 """
-    out = Path(args.out)
+    print(text)
+    if args.no_write:
+        return
+    out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     kept = ""
     if (
@@ -526,7 +533,6 @@ below the shift baseline, content code -> speaker <= 0.25.
         if starts:
             kept = "\n" + old[min(starts) :].lstrip("\n")
     out.write_text(text + kept)
-    print(text)
 
 
 def write_example(out, stem, panels):

@@ -35,12 +35,13 @@ Usage::
 
 import math
 import sys
-import time
 from collections import Counter
 
 import numpy as np
 from _common import (
+    Stopwatch,
     load_train_test,
+    markdown_table,
     publish,
     report_intro,
     report_parser,
@@ -167,11 +168,11 @@ def run_dataset(name, seeds):
             else:
                 row["rkmeans"] = residual_kmeans(X_train, X_test, n_codes, n_codebooks)[0]
             for seed in seeds:
-                start = time.perf_counter()
+                watch = Stopwatch()
                 vq = VQTransformer(
                     n_codes, n_codebooks=n_codebooks, random_state=seed, **NETWORK
                 ).fit(X_train)
-                row["fit_s"].append(time.perf_counter() - start)
+                row["fit_s"].append(watch.seconds)
                 row["vq"].append(mse(vq.quantize(X_test), X_test))
                 row["perp"].append(float(vq.perplexity_.mean()))
                 row["perp_min"].append(float(vq.perplexity_.min()))
@@ -189,12 +190,10 @@ def run_dataset(name, seeds):
 
 # -- report ------------------------------------------------------------------------
 def table(all_results, seeds):
-    head = (
-        "| dataset (n, d) | K | C | bits | VQ MSE | VQ perplexity (mean / min) "
-        "| codes used (min) | KMeans MSE | KMeans perplexity | RKMeans MSE "
-        "| PCA@bits MSE | PCA bits | VQ / KMeans | VQ / PCA |"
-    )
-    lines = [head, "|" + "---|" * 14]
+    header = ["dataset (n, d)", "K", "C", "bits", "VQ MSE", "VQ perplexity (mean / min)"]
+    header += ["codes used (min)", "KMeans MSE", "KMeans perplexity", "RKMeans MSE"]
+    header += ["PCA@bits MSE", "PCA bits", "VQ / KMeans", "VQ / PCA"]
+    lines = []
     for name, (rows, shape) in all_results.items():
         for row in rows:
             vq = np.mean(row["vq"])
@@ -211,15 +210,13 @@ def table(all_results, seeds):
                 for key, (value, text) in cells.items()
             }
             lines.append(
-                f"| {name} {shape} | {row['K']} | {row['C']} | {row['bits']} "
-                f"| {cells['vq']} "
-                f"| {np.mean(row['perp']):.1f} / {np.mean(row['perp_min']):.1f} "
-                f"| {min(row['used'])} / {row['K']} "
-                f"| {row['kmeans']:.4f} | {row['kmeans_perp']:.1f} "
-                f"| {cells['rkmeans']} | {cells['pca']} | {pca_bits} "
-                f"| {vq / row['kmeans']:.2f} | {vq / pca_mse:.2f} |"
+                [f"{name} {shape}", row["K"], row["C"], row["bits"], cells["vq"]]
+                + [f"{np.mean(row['perp']):.1f} / {np.mean(row['perp_min']):.1f}"]
+                + [f"{min(row['used'])} / {row['K']}"]
+                + [f"{row['kmeans']:.4f}", f"{row['kmeans_perp']:.1f}", cells["rkmeans"]]
+                + [cells["pca"], pca_bits, f"{vq / row['kmeans']:.2f}", f"{vq / pca_mse:.2f}"]
             )
-    return "\n".join(lines)
+    return markdown_table(header, lines, align="l" * len(header))
 
 
 def summary(all_results):

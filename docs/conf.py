@@ -38,6 +38,10 @@ templates_path = ["_templates"]
 # -- API reference -----------------------------------------------------------
 autosummary_generate = True
 autodoc_default_options = {"members": True, "inherited-members": True}
+# Signatures without their type hints: numpydoc's Parameters and Returns give the
+# types in words (tests/test_typing.py keeps the hints in step), and autodoc would
+# spell ArrayLike out as its whole union.
+autodoc_typehints = "none"
 # Members are listed by the class template; numpydoc's own table would repeat them.
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

@@ -1,11 +1,25 @@
 """The plain autoencoder transformer, with an MLP or the user's own networks."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from torch import nn
 
 from ._base import BaseAutoEncoder
 from ._encoder_decoder import encoder_decoder
 from ._nn.mlp import EncoderDecoder
 from ._rows import RowTransformerMixin
+from ._typing import (
+    Activation,
+    Callbacks,
+    Device,
+    Loss,
+    Network,
+    Optimizer,
+    Precision,
+    RandomStateLike,
+)
 
 
 class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
@@ -171,34 +185,34 @@ class AutoEncoderTransformer(RowTransformerMixin, BaseAutoEncoder):
 
     def __init__(
         self,
-        n_components=2,
+        n_components: int = 2,
         *,
-        encoder=None,
-        decoder=None,
-        input_shape=None,
-        hidden_layer_sizes=(128, 64),
-        activation="relu",
-        dropout=0.0,
-        batch_norm=False,
-        loss="mse",
-        optimizer="adam",
-        optimizer_kwargs=None,
-        lr=1e-3,
-        weight_decay=0.0,
-        batch_size=256,
-        max_epochs=300,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        warm_start=False,
-        device="auto",
-        precision="fp32",
-        compile=False,
-        callbacks=None,
-        random_state=None,
-        verbose=0,
-    ):
+        encoder: Network = None,
+        decoder: Network = None,
+        input_shape: tuple[int, ...] | None = None,
+        hidden_layer_sizes: tuple[int, ...] = (128, 64),
+        activation: Activation = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        loss: Loss = "mse",
+        optimizer: Optimizer = "adam",
+        optimizer_kwargs: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 256,
+        max_epochs: int = 300,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        device: Device = "auto",
+        precision: Precision = "fp32",
+        compile: bool = False,
+        callbacks: Callbacks = None,
+        random_state: RandomStateLike = None,
+        verbose: int = 0,
+    ) -> None:
         super().__init__(
             n_components,
             hidden_layer_sizes=hidden_layer_sizes,

@@ -13,9 +13,12 @@ public ``fit`` calls :meth:`BaseAutoEncoder._fit`; the row estimators take
 :class:`skae._rows.RowTransformerMixin`.
 """
 
+from __future__ import annotations
+
 import functools
 import warnings
 from numbers import Integral, Real
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -66,6 +69,10 @@ def _weight_tensor(weight, device):
 
 def _silent(*args, **kwargs):
     """Sink that prints nothing (a module-level function, so nets pickle)."""
+
+
+#: The estimator ``set_params`` returns (``self``).
+_EstimatorT = TypeVar("_EstimatorT", bound="BaseAutoEncoder")
 
 
 class BaseAutoEncoder(
@@ -159,7 +166,7 @@ class BaseAutoEncoder(
         self.random_state = random_state
         self.verbose = verbose
 
-    def set_params(self, **params):
+    def set_params(self: _EstimatorT, **params: Any) -> _EstimatorT:
         """Set parameters; ``callbacks__<name>__<param>`` reaches a callback.
 
         As scikit-learn's ``set_params``, and in skorch's style a parameter of

@@ -6,9 +6,15 @@ applies it to the input of every training batch, never to the target and never
 at validation or inference. The corruptions are in :mod:`skae._noise`.
 """
 
-from numbers import Real
+from __future__ import annotations
 
+from collections.abc import Callable
+from numbers import Real
+from typing import Any, Literal
+
+import numpy as np
 import torch
+from numpy.typing import ArrayLike, NDArray
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -16,6 +22,16 @@ from ._autoencoder import AutoEncoderTransformer
 
 # Also where models pickled before the corruptions moved look for them.
 from ._noise import NOISES, CallableNoise, GaussianNoise, MaskingNoise, SwapNoise
+from ._typing import (
+    Activation,
+    Callbacks,
+    Device,
+    Loss,
+    Network,
+    Optimizer,
+    Precision,
+    RandomStateLike,
+)
 
 
 class DenoisingAutoEncoder(AutoEncoderTransformer):
@@ -212,36 +228,36 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
 
     def __init__(
         self,
-        n_components=2,
+        n_components: int = 2,
         *,
-        noise="gaussian",
-        noise_level=0.1,
-        encoder=None,
-        decoder=None,
-        input_shape=None,
-        hidden_layer_sizes=(128, 64),
-        activation="relu",
-        dropout=0.0,
-        batch_norm=False,
-        loss="mse",
-        optimizer="adam",
-        optimizer_kwargs=None,
-        lr=1e-3,
-        weight_decay=0.0,
-        batch_size=256,
-        max_epochs=300,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        warm_start=False,
-        device="auto",
-        precision="fp32",
-        compile=False,
-        callbacks=None,
-        random_state=None,
-        verbose=0,
-    ):
+        noise: Literal["gaussian", "masking", "swap"] | Callable[..., Any] = "gaussian",
+        noise_level: float = 0.1,
+        encoder: Network = None,
+        decoder: Network = None,
+        input_shape: tuple[int, ...] | None = None,
+        hidden_layer_sizes: tuple[int, ...] = (128, 64),
+        activation: Activation = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        loss: Loss = "mse",
+        optimizer: Optimizer = "adam",
+        optimizer_kwargs: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 256,
+        max_epochs: int = 300,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        device: Device = "auto",
+        precision: Precision = "fp32",
+        compile: bool = False,
+        callbacks: Callbacks = None,
+        random_state: RandomStateLike = None,
+        verbose: int = 0,
+    ) -> None:
         super().__init__(
             n_components,
             encoder=encoder,
@@ -294,7 +310,7 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
             return MaskingNoise(self.noise_level, X.mean(dim=0))
         return SwapNoise(self.noise_level)
 
-    def denoise(self, X):
+    def denoise(self, X: ArrayLike) -> NDArray[np.float32]:
         """Clean rows: encode and decode them, ``inverse_transform(transform(X))``.
 
         The rows are used as given (not corrupted); the result is the network's

@@ -8,14 +8,23 @@ rows: ``fit``/``partial_fit`` without targets, ``transform`` to codes,
 group labels of :class:`skae.DisentangledAutoEncoder`) do not use it.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import _fit_context
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._engine.choices import entry_losses
+from ._typing import RandomStateLike
 from ._utils import check_flag, check_n_samples
+
+#: The estimator a training method returns (``self``).
+_RowT = TypeVar("_RowT", bound="RowTransformerMixin")
 
 
 class RowTransformerMixin:
@@ -27,9 +36,17 @@ class RowTransformerMixin:
     aux_losses)``).
     """
 
+    if TYPE_CHECKING:  # what BaseAutoEncoder and the estimator provide
+        _fit: Any
+        _validate_rows: Any
+        _encode: Any
+        _infer: Any
+
     # -- fitting ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(
+        self: _RowT, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None
+    ) -> _RowT:
         """Train the autoencoder to reconstruct ``X``.
 
         Parameters
@@ -52,7 +69,9 @@ class RowTransformerMixin:
         return self._fit(X, partial=False, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(
+        self: _RowT, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None
+    ) -> _RowT:
         """Train for one pass over the rows of ``X``, keeping earlier training.
 
         The first call initialises the network; later calls continue with the
@@ -76,7 +95,7 @@ class RowTransformerMixin:
         return self._fit(X, partial=True, sample_weight=sample_weight)
 
     # -- inference ----------------------------------------------------------
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> NDArray[np.float32]:
         """Encode ``X`` into the latent space.
 
         Parameters
@@ -93,7 +112,7 @@ class RowTransformerMixin:
         X = self._validate_rows(X)
         return self._encode(X)
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: ArrayLike) -> NDArray[np.float32]:
         """Decode latent codes back into the input space.
 
         Parameters
@@ -133,7 +152,7 @@ class RowTransformerMixin:
         """Encode and decode validated rows in one batched pass."""
         return self._infer(self._forward, X)
 
-    def reconstruction_error(self, X, per_feature=False):
+    def reconstruction_error(self, X: ArrayLike, per_feature: bool = False) -> NDArray[Any]:
         """Reconstruction loss of each row (lower is better).
 
         Parameters
@@ -161,7 +180,7 @@ class RowTransformerMixin:
 
         return self._infer(loss, X, check_finite=False)
 
-    def score(self, X, y=None):
+    def score(self, X: ArrayLike, y: object = None) -> float:
         """Minus the mean reconstruction loss of ``X`` (higher is better).
 
         Parameters
@@ -178,7 +197,9 @@ class RowTransformerMixin:
         """
         return -float(np.mean(self.reconstruction_error(X), dtype=np.float64))
 
-    def sample(self, n_samples=1, random_state=None):
+    def sample(
+        self, n_samples: int = 1, random_state: RandomStateLike = None
+    ) -> NDArray[np.float32]:
         """Generate rows: decode codes drawn from a density of the training codes.
 
         The density is fitted to (a subsample of at most 10,000) codes of the

@@ -7,10 +7,14 @@ adds the KL term. What it adds to the row transformer: ``score_samples`` as a
 log-likelihood estimate, and ``sample`` from the prior.
 """
 
+from __future__ import annotations
+
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike, NDArray
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -20,6 +24,14 @@ from ._base import BaseAutoEncoder
 from ._encoder_decoder import encoder_decoder
 from ._nn.vae import GaussianVAE, NormalNLL
 from ._rows import RowTransformerMixin
+from ._typing import (
+    Activation,
+    Callbacks,
+    Device,
+    Optimizer,
+    Precision,
+    RandomStateLike,
+)
 from ._utils import check_n_samples
 
 
@@ -89,8 +101,9 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
             default="adam"
         The optimizer.
     optimizer_kwargs : dict or None, default=None
-        Further arguments of the optimizer; ``lr`` and ``weight_decay`` are
-        parameters of their own.
+        Further arguments of the optimizer, e.g. ``{"momentum": 0.9}`` for
+        SGD or ``{"betas": (0.9, 0.99)}`` for Adam; ``lr`` and
+        ``weight_decay`` are parameters of their own.
     lr : float, default=1e-3
         Learning rate.
     weight_decay : float, default=0.0
@@ -98,7 +111,10 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
     batch_size : int, default=256
         Rows per training step.
     max_epochs : int, default=300
-        Maximum number of passes over the training data.
+        Maximum number of passes over the training data. Training usually
+        ends earlier, when the monitored loss stops improving (see
+        ``early_stopping``); small data sets need many passes, as each is
+        only a few optimizer steps.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, then
@@ -117,11 +133,15 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         Torch device to train and infer on; ``"auto"`` is ``"cuda"`` when
         available, else ``"cpu"``.
     precision : {"fp32", "bf16", "fp16"}, default="fp32"
-        Arithmetic of the network's forward pass, in training and inference
-        (see :class:`AutoEncoderTransformer`).
+        Arithmetic of the network's forward pass, in training and inference:
+        ``"bf16"`` and ``"fp16"`` run it in half precision through
+        ``torch.autocast`` (weights, optimizer state and losses stay float32;
+        ``"fp16"`` also scales the loss), faster on GPUs with tensor cores.
+        Outputs are float32 either way.
     compile : bool, default=False
-        Train through ``torch.compile(module)`` (see
-        :class:`AutoEncoderTransformer`).
+        Train through ``torch.compile(module)``: faster steps on a GPU after a
+        compilation of seconds to a minute at the first training call; the
+        saved model and inference use the module itself.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks, e.g. ``skorch.callbacks.LRScheduler``.
     random_state : int, RandomState instance or None, default=None
@@ -129,7 +149,8 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         the validation split and dropout. Equal seeds give equal models on
         the CPU.
     verbose : int, default=0
-        Print one line per epoch when positive.
+        Print one line per epoch when positive; on a terminal, also a
+        progress bar over the batches of each epoch.
 
     Attributes
     ----------
@@ -189,34 +210,34 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
 
     def __init__(
         self,
-        n_components=2,
+        n_components: int = 2,
         *,
-        beta=1.0,
-        kl_warmup=0,
-        n_importance_samples=16,
-        input_shape=None,
-        hidden_layer_sizes=(128, 64),
-        activation="relu",
-        dropout=0.0,
-        batch_norm=False,
-        optimizer="adam",
-        optimizer_kwargs=None,
-        lr=1e-3,
-        weight_decay=0.0,
-        batch_size=256,
-        max_epochs=300,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        warm_start=False,
-        device="auto",
-        precision="fp32",
-        compile=False,
-        callbacks=None,
-        random_state=None,
-        verbose=0,
-    ):
+        beta: float = 1.0,
+        kl_warmup: int = 0,
+        n_importance_samples: int = 16,
+        input_shape: tuple[int, ...] | None = None,
+        hidden_layer_sizes: tuple[int, ...] = (128, 64),
+        activation: Activation = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        optimizer: Optimizer = "adam",
+        optimizer_kwargs: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 256,
+        max_epochs: int = 300,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        device: Device = "auto",
+        precision: Precision = "fp32",
+        compile: bool = False,
+        callbacks: Callbacks = None,
+        random_state: RandomStateLike = None,
+        verbose: int = 0,
+    ) -> None:
         super().__init__(
             n_components,
             hidden_layer_sizes=hidden_layer_sizes,
@@ -266,7 +287,7 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         return module.decode(module.encode(x))
 
     # -- density and generation -------------------------------------------------
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> NDArray[Any]:
         """Estimated log-likelihood of each row, ``log p(x)`` in nats.
 
         The importance-weighted bound with ``n_importance_samples`` codes per
@@ -299,7 +320,7 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         # A row that overflows the network has likelihood 0: -inf, not an error.
         return self._infer(log_likelihood, X, check_finite=False).astype(np.float64)
 
-    def score(self, X, y=None):
+    def score(self, X: ArrayLike, y: object = None) -> float:
         """Mean estimated log-likelihood of the rows of ``X`` (higher is better).
 
         Parameters
@@ -316,7 +337,9 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
         """
         return float(np.mean(self.score_samples(X)))
 
-    def sample(self, n_samples=1, random_state=None):
+    def sample(
+        self, n_samples: int = 1, random_state: RandomStateLike = None
+    ) -> NDArray[np.float32]:
         """Generate rows: decode codes drawn from the standard normal prior.
 
         Parameters

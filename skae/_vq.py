@@ -1,8 +1,12 @@
 """The vector-quantized autoencoder (VQ-VAE) transformer."""
 
+from __future__ import annotations
+
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -12,6 +16,16 @@ from ._encoder_decoder import encoder_decoder
 from ._engine.inference import raise_not_finite
 from ._nn.quantizer import VQAutoEncoder
 from ._rows import RowTransformerMixin
+from ._typing import (
+    Activation,
+    Callbacks,
+    Device,
+    Loss,
+    Network,
+    Optimizer,
+    Precision,
+    RandomStateLike,
+)
 from ._utils import subsample
 from ._vq_codes import check_codes, code_usage
 
@@ -229,39 +243,39 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
 
     def __init__(
         self,
-        n_codes=64,
+        n_codes: int = 64,
         *,
-        n_codebooks=1,
-        code_dim=None,
-        commitment_cost=0.25,
-        ema_decay=0.99,
-        n_components=16,
-        encoder=None,
-        decoder=None,
-        input_shape=None,
-        hidden_layer_sizes=(128, 64),
-        activation="relu",
-        dropout=0.0,
-        batch_norm=False,
-        loss="mse",
-        optimizer="adam",
-        optimizer_kwargs=None,
-        lr=1e-3,
-        weight_decay=0.0,
-        batch_size=256,
-        max_epochs=300,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        warm_start=False,
-        device="auto",
-        precision="fp32",
-        compile=False,
-        callbacks=None,
-        random_state=None,
-        verbose=0,
-    ):
+        n_codebooks: int = 1,
+        code_dim: int | None = None,
+        commitment_cost: float = 0.25,
+        ema_decay: float | None = 0.99,
+        n_components: int = 16,
+        encoder: Network = None,
+        decoder: Network = None,
+        input_shape: tuple[int, ...] | None = None,
+        hidden_layer_sizes: tuple[int, ...] = (128, 64),
+        activation: Activation = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        loss: Loss = "mse",
+        optimizer: Optimizer = "adam",
+        optimizer_kwargs: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 256,
+        max_epochs: int = 300,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        device: Device = "auto",
+        precision: Precision = "fp32",
+        compile: bool = False,
+        callbacks: Callbacks = None,
+        random_state: RandomStateLike = None,
+        verbose: int = 0,
+    ) -> None:
         super().__init__(
             n_components=n_components,
             hidden_layer_sizes=hidden_layer_sizes,
@@ -316,7 +330,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
 
     # -- inference ----------------------------------------------------------
     @property
-    def codebooks_(self):
+    def codebooks_(self) -> NDArray[np.float32]:
         """The codebooks, ``(n_codebooks, n_codes, code_dim)``."""
         check_is_fitted(self)
         return self.net_.module_.quantizer.codebooks.cpu().numpy()
@@ -332,7 +346,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         # Z: integer codes, (n_samples, n_codebooks).
         return self._infer(self.net_.module_.decode_codes, Z)
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> NDArray[np.int64]:  # type: ignore[override]
         """Encode ``X`` into one code per codebook.
 
         Parameters
@@ -349,7 +363,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         X = self._validate_rows(X)
         return self._encode(X)
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: ArrayLike) -> NDArray[np.float32]:
         """Decode codes back into the input space.
 
         Parameters
@@ -370,7 +384,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         n_codebooks, n_codes = self.net_.module_.quantizer.codebooks.shape[:2]
         return check_codes(Z, n_codebooks, n_codes, type(self).__name__)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[np.int64]:
         """Code of the first codebook, as a cluster label.
 
         Parameters
@@ -385,7 +399,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         """
         return self.transform(X)[:, 0]
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X: ArrayLike, y: object = None) -> NDArray[np.int64]:
         """Fit, then return the first codebook's code of each training row.
 
         Parameters
@@ -402,7 +416,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         """
         return self.fit(X).predict(X)
 
-    def quantize(self, X):
+    def quantize(self, X: ArrayLike) -> NDArray[np.float32]:
         """Reconstruct ``X`` through the codes: ``inverse_transform(transform(X))``.
 
         Parameters
@@ -419,7 +433,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         X = self._validate_rows(X)
         return self._reconstruct(X)
 
-    def embed(self, X):
+    def embed(self, X: ArrayLike) -> NDArray[np.float32]:
         """Quantized latent of ``X``: the sum of its codes' codebook vectors.
 
         Parameters

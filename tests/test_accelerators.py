@@ -12,9 +12,11 @@ import pytest
 import torch
 
 import skae
-from skae import AutoEncoderTransformer, DenoisingAutoEncoder, VQTransformer
+from skae import AutoEncoderTransformer
 from skae._engine import data as _data
 from skae._engine.data import BatchIterator, TensorData, training_rows
+
+from _registry import AUTOENCODERS, call, make
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 FAST = dict(
@@ -88,7 +90,7 @@ def test_precision_is_validated_and_kept_by_save_and_pickle(X, tmp_path):
     clone.partial_fit(X)  # the scaler is rebuilt after unpickling
 
 
-@pytest.mark.parametrize("Estimator", [AutoEncoderTransformer, DenoisingAutoEncoder, VQTransformer])
+@pytest.mark.parametrize("Estimator", AUTOENCODERS, ids=lambda cls: cls.__name__)
 def test_compile_trains_through_the_compiled_forward_only(X, monkeypatch, Estimator):
     calls = {"train": 0, "compiled": 0}
     real_compile = torch.compile
@@ -111,10 +113,8 @@ def test_compile_trains_through_the_compiled_forward_only(X, monkeypatch, Estima
 
     monkeypatch.setattr(torch, "compile", eager_compile)
     kwargs = {**FAST, "max_epochs": 3}
-    if Estimator is VQTransformer:
-        kwargs.update(n_codes=8)
-    est = Estimator(**kwargs, compile=True).fit(X)
-    plain = Estimator(**kwargs).fit(X)
+    est = call(make(Estimator, **kwargs, compile=True), "fit", X)
+    plain = call(make(Estimator, **kwargs), "fit", X)
     batches = -(-len(X) // FAST["batch_size"])
     assert calls == {"compiled": 1, "train": 3 * batches}
     # The compiled forward computes what the module computes.

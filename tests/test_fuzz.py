@@ -18,22 +18,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
-from skae import (
-    AEOutlierDetector,
-    AutoEncoderTransformer,
-    DenoisingAutoEncoder,
-    DisentangledAutoEncoder,
-    TrainingDivergedError,
-    VQTransformer,
-)
+from skae import DenoisingAutoEncoder, TrainingDivergedError, VQTransformer
 
-TINY = dict(hidden_layer_sizes=(4,), max_epochs=2, batch_size=8, device="cpu", random_state=0)
+from _registry import ESTIMATOR_CLASSES, call, make, output_methods
+
+TINY = dict(
+    n_components=2,
+    hidden_layer_sizes=(4,),
+    max_epochs=2,
+    batch_size=8,
+    device="cpu",
+    random_state=0,
+)
+OWN = {DenoisingAutoEncoder: dict(noise="masking"), VQTransformer: dict(n_codes=4)}
+#: Every public estimator (tests/_registry.py), tiny.
 ESTIMATORS = {
-    "ae": lambda: AutoEncoderTransformer(n_components=2, **TINY),
-    "denoising": lambda: DenoisingAutoEncoder(n_components=2, noise="masking", **TINY),
-    "vq": lambda: VQTransformer(n_codes=4, n_components=2, **TINY),
-    "detector": lambda: AEOutlierDetector(AutoEncoderTransformer(n_components=2, **TINY)),
-    "disentangled": lambda: DisentangledAutoEncoder(n_components=2, group_dim=2, **TINY),
+    cls.__name__: (lambda cls=cls: make(cls, **TINY, **OWN.get(cls, {})))
+    for cls in ESTIMATOR_CLASSES
 }
 CLEAN_ERRORS = (ValueError, TypeError, TrainingDivergedError)
 SETTINGS = settings(
@@ -73,22 +74,6 @@ def awkward_inputs(draw, n_features=None):
     return table
 
 
-def labels(X):
-    n = X.shape[0] if hasattr(X, "shape") else len(X)
-    return np.arange(n) % 2
-
-
-def call(estimator, method, X):
-    args = (X, labels(X)) if isinstance(estimator, DisentangledAutoEncoder) else (X,)
-    if method == "fit":
-        return estimator.fit(*args)
-    if method == "reconstruction_error":
-        return estimator.reconstruction_error(*args)
-    if method == "score" and isinstance(estimator, DisentangledAutoEncoder):
-        return estimator.score(*args)
-    return getattr(estimator, method)(X)
-
-
 #: Outputs that must be finite; errors and scores may be inf (a row that
 #: cannot be rebuilt), never NaN.
 FINITE = {"transform", "predict"}
@@ -103,10 +88,8 @@ def check_output(method, out):
 
 
 def outputs(estimator):
-    methods = ["transform", "reconstruction_error"]
-    if isinstance(estimator, AEOutlierDetector):
-        methods = ["score_samples", "decision_function", "predict"]
-    return methods
+    """The per-row outputs a caller reads: the detector's verdicts, or codes and errors."""
+    return output_methods(estimator)
 
 
 def snapshot(estimator, X_ref):
@@ -164,15 +147,15 @@ def test_inference_on_awkward_input_never_gives_nan(name, X, fitted):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", ["ae", "vq", "disentangled"])
+@pytest.mark.parametrize(
+    "name", [cls.__name__ for cls in ESTIMATOR_CLASSES if hasattr(cls, "partial_fit")]
+)
 @SETTINGS
 @given(X=awkward_inputs())
 def test_failed_partial_fit_leaves_the_model_as_it_was(name, X, fitted):
     estimator = copy.deepcopy(fitted[0][name])
     before = snapshot(estimator, fitted[1])
-    _, error = assert_finite_or_clean_error(
-        lambda: estimator.partial_fit(*((X, labels(X)) if name == "disentangled" else (X,)))
-    )
+    _, error = assert_finite_or_clean_error(lambda: call(estimator, "partial_fit", X))
     if error is not None:
         for a, b in zip(before, snapshot(estimator, fitted[1])):
             np.testing.assert_array_equal(a, b)

@@ -23,6 +23,8 @@ from skae import (
     VQTransformer,
 )
 
+from _registry import ESTIMATOR_CLASSES, call, make, output_methods
+
 # Short fits are deliberate here; the warning is tested in test_autoencoder.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 FAST = dict(hidden_layer_sizes=(16,), max_epochs=5, device="cpu", random_state=0)
@@ -94,6 +96,38 @@ def test_failed_warm_fit_restores_weights_optimizer_and_history(X):
     assert len(ae.history_) == n_epochs
     for key, value in ae.net_.optimizer_.state_dict()["state"][0].items():
         torch.testing.assert_close(value, state[key], rtol=0, atol=0)
+
+
+def outputs(estimator, X):
+    return [np.asarray(call(estimator, method, X)) for method in output_methods(estimator)]
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, ids=lambda cls: cls.__name__)
+def test_every_estimator_left_unfitted_by_a_diverged_first_fit(cls, X):
+    estimator = make(cls, optimizer="sgd", lr=1e6, **FAST)
+    params = estimator.get_params()
+    with pytest.raises(TrainingDivergedError):
+        call(estimator, "fit", X * 1e3)
+    assert not hasattr(estimator, "n_features_in_")
+    assert not [name for name in vars(estimator) if name.endswith("_") and not name.startswith("_")]
+    assert estimator.get_params().keys() == params.keys()
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [cls for cls in ESTIMATOR_CLASSES if hasattr(cls, "partial_fit")],
+    ids=lambda c: c.__name__,
+)
+def test_every_model_kept_by_a_diverged_partial_fit(cls, X):
+    estimator = call(make(cls, **FAST), "fit", X)
+    before = outputs(estimator, X)
+    weights = [p.detach().clone() for p in estimator.module_.parameters()]
+    with pytest.raises(TrainingDivergedError):
+        call(estimator, "partial_fit", X * 1e30)
+    for a, b in zip(before, outputs(estimator, X)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(weights, estimator.module_.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_failed_disentangled_fit_keeps_groups(X):
@@ -208,13 +242,6 @@ def test_batch_norm_with_early_stopping_on_two_rows_is_named(X):
     ae = AutoEncoderTransformer(batch_norm=True, early_stopping=True, **FAST)
     with pytest.raises(ValueError, match="1 training rows"):
         ae.fit(X[:2])
-
-
-def test_diverging_vq_reports_divergence(X):
-    vq = VQTransformer(n_codes=8, lr=1e6, optimizer="sgd", **FAST)
-    with pytest.raises(TrainingDivergedError):
-        vq.fit(X * 1e3)
-    assert not hasattr(vq, "net_")
 
 
 # -- (7) no silent inconsistencies --------------------------------------------

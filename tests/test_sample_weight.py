@@ -1,9 +1,13 @@
 """``sample_weight`` in ``fit``: a weighted reconstruction loss."""
 
+import inspect
+
 import numpy as np
 import pytest
 
-from skae import AEOutlierDetector, AutoEncoderTransformer, DenoisingAutoEncoder, VQTransformer
+from skae import AEOutlierDetector, AutoEncoderTransformer, VQTransformer
+
+from _registry import AUTOENCODERS, make
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 FAST = dict(
@@ -21,14 +25,26 @@ def two_kinds():
     return np.vstack([a[:200], b[200:]]).astype(np.float32)
 
 
-@pytest.mark.parametrize("cls", [AutoEncoderTransformer, DenoisingAutoEncoder, VQTransformer])
+#: The autoencoders whose fit takes weights (the detector's test is below).
+WEIGHTED = [cls for cls in AUTOENCODERS if "sample_weight" in inspect.signature(cls.fit).parameters]
+#: A latent of one number for the 1-D curves; VQ rebuilds them from 16 codes.
+LATENT = {VQTransformer: dict(n_codes=16, n_components=16)}
+
+
+def test_every_row_autoencoder_takes_weights():
+    assert {cls.__name__ for cls in WEIGHTED} >= {
+        "AutoEncoderTransformer", "DenoisingAutoEncoder", "VQTransformer", "VariationalAutoEncoder"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("cls", WEIGHTED, ids=lambda cls: cls.__name__)
 def test_zero_weights_leave_rows_out_of_the_loss(cls, two_kinds):
     X = two_kinds
     only_a = np.r_[np.ones(200), np.zeros(200)]
-    params = dict(FAST, n_components=1) if cls is not VQTransformer else dict(FAST, n_codes=16)
-    model = cls(**params).fit(X, sample_weight=only_a)
+    params = {**FAST, **LATENT.get(cls, dict(n_components=1))}
+    model = make(cls, **params).fit(X, sample_weight=only_a)
     error = model.reconstruction_error(X)
-    flipped = cls(**params).fit(X, sample_weight=1 - only_a).reconstruction_error(X)
+    flipped = make(cls, **params).fit(X, sample_weight=1 - only_a).reconstruction_error(X)
     # Each model rebuilds the rows it was weighted on far better than the others.
     assert error[:200].mean() < 0.25 * error[200:].mean()
     assert flipped[200:].mean() < 0.25 * flipped[:200].mean()

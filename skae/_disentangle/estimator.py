@@ -12,15 +12,28 @@ and rendering in a group (:class:`skae._disentangle.rendering.GroupConversionMix
 :mod:`skae._disentangle.rendering`.
 """
 
+from __future__ import annotations
+
 from numbers import Integral, Real
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import _MAX_KEPT_CODES, BaseAutoEncoder
+from .._typing import (
+    Activation,
+    Callbacks,
+    Device,
+    Loss,
+    Optimizer,
+    Precision,
+    RandomStateLike,
+)
 from .._utils import subsample
 from .labels import encode_groups, group_ids
 from .modules import DisentangledConv, DisentangledMLP
@@ -298,39 +311,39 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
 
     def __init__(
         self,
-        n_components="auto",
+        n_components: int | Literal["auto"] = "auto",
         *,
-        group_dim=16,
-        method="mmd",
-        group_encoder=False,
-        n_codes=None,
-        code_jitter=0.0,
-        mmd_weight=10.0,
-        adversary_weight=0.3,
-        segment_length=64,
-        hidden_layer_sizes="auto",
-        activation="relu",
-        dropout=0.0,
-        batch_norm=False,
-        loss="mse",
-        optimizer="adam",
-        optimizer_kwargs=None,
-        lr=1e-3,
-        weight_decay=0.0,
-        batch_size="auto",
-        max_epochs="auto",
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        warm_start=False,
-        device="auto",
-        precision="fp32",
-        compile=False,
-        callbacks=None,
-        random_state=None,
-        verbose=0,
-    ):
+        group_dim: int = 16,
+        method: Literal["mmd", "adversarial", "instance_norm", "bottleneck"] = "mmd",
+        group_encoder: bool = False,
+        n_codes: int | None = None,
+        code_jitter: float = 0.0,
+        mmd_weight: float = 10.0,
+        adversary_weight: float = 0.3,
+        segment_length: int = 64,
+        hidden_layer_sizes: tuple[int, ...] | Literal["auto"] = "auto",
+        activation: Activation = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        loss: Loss = "mse",
+        optimizer: Optimizer = "adam",
+        optimizer_kwargs: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int | Literal["auto"] = "auto",
+        max_epochs: int | Literal["auto"] = "auto",
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        device: Device = "auto",
+        precision: Precision = "fp32",
+        compile: bool = False,
+        callbacks: Callbacks = None,
+        random_state: RandomStateLike = None,
+        verbose: int = 0,
+    ) -> None:
         super().__init__(
             n_components,
             hidden_layer_sizes=hidden_layer_sizes,
@@ -367,7 +380,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
 
     # -- fitting ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> DisentangledAutoEncoder:
         """Learn content codes, group codes and the decoder from groups ``y``.
 
         Parameters
@@ -386,7 +399,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         return self._fit(X, y, partial=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike) -> DisentangledAutoEncoder:
         """Train for one pass over ``X``, keeping earlier training.
 
         The first call initialises the network and fixes the groups
@@ -506,7 +519,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         )
 
     # -- inference ----------------------------------------------------------
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> NDArray[np.float32] | list[NDArray[np.float32]]:
         """Encode ``X`` into the group-free content code.
 
         Parameters
@@ -523,7 +536,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         check_is_fitted(self)
         return self._encode(self._check_input(X))
 
-    def content_codes(self, X):
+    def content_codes(self, X: ArrayLike) -> NDArray[np.int64] | list[NDArray[np.int64]]:
         """The codebook index of each content code (``n_codes`` set).
 
         Parameters
@@ -547,7 +560,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         return self._infer(self.net_.module_.content_codes, X)
 
     @property
-    def content_codebook_(self):
+    def content_codebook_(self) -> NDArray[np.float32] | None:
         """The content codebook, ``(n_codes, n_components)``; None without ``n_codes``."""
         check_is_fitted(self)
         quantizer = self.net_.module_.quantizer

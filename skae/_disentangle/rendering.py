@@ -6,14 +6,19 @@ examples (:meth:`convert`, :meth:`embed_group`, ...). Labels and codes are
 resolved by :mod:`skae._disentangle.labels`.
 """
 
+from __future__ import annotations
+
 from numbers import Real
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._engine.choices import LOSSES, entry_losses
 from .._engine.data import as_tensor
+from .._typing import RandomStateLike
 from .._utils import check_flag, check_n_samples, check_positive_int, subsample
 from .labels import group_codes, group_ids
 from .sequences import cut_windows, is_sequences
@@ -42,13 +47,31 @@ class GroupConversionMixin:
     ``_infer`` and ``_training_codes``.
     """
 
+    if TYPE_CHECKING:  # what DisentangledAutoEncoder provides
+        classes_: NDArray[Any]
+        module_: Any
+        transform: Any
+        _check_input: Any
+        _encode: Any
+        _infer: Any
+        _training_codes: NDArray[np.float32]
+        _group_moments: NDArray[np.float32]
+        _sequence_input: Any
+
     @property
-    def group_embeddings_(self):
+    def group_embeddings_(self) -> NDArray[np.float32]:
         """The code of each group in ``classes_``: (n_groups, group_dim)."""
         check_is_fitted(self)
         return self.module_.group_embedding.weight.detach().cpu().numpy().copy()
 
-    def embed_group(self, X_examples, *, n_steps=_EMBED_STEPS, lr=_EMBED_LR, refine=False):
+    def embed_group(
+        self,
+        X_examples: ArrayLike,
+        *,
+        n_steps: int = _EMBED_STEPS,
+        lr: float = _EMBED_LR,
+        refine: bool = False,
+    ) -> NDArray[np.float32]:
         """A group code for a new group from a few of its rows (or sequences).
 
         With ``group_encoder=True`` the code is the mean of the group
@@ -116,7 +139,9 @@ class GroupConversionMixin:
             )
         return Z
 
-    def inverse_transform(self, X, y=None, *, group_code=None):
+    def inverse_transform(
+        self, X: ArrayLike, y: ArrayLike | None = None, *, group_code: ArrayLike | None = None
+    ) -> NDArray[np.float32] | list[NDArray[np.float32]]:
         """Render content codes in group(s) ``y`` (or a given group code).
 
         Parameters
@@ -147,13 +172,13 @@ class GroupConversionMixin:
 
     def convert(
         self,
-        X,
-        y_target=None,
+        X: ArrayLike,
+        y_target: ArrayLike | None = None,
         *,
-        group_code=None,
-        target_examples=None,
-        variance_compensation="auto",
-    ):
+        group_code: ArrayLike | None = None,
+        target_examples: ArrayLike | None = None,
+        variance_compensation: Literal["auto"] | float = "auto",
+    ) -> NDArray[np.float32] | list[NDArray[np.float32]]:
         """Render ``X`` in another group.
 
         The content codes of ``X`` (:meth:`transform`) are decoded in the
@@ -277,7 +302,9 @@ class GroupConversionMixin:
             )
         return float(value)
 
-    def reconstruction_error(self, X, y, per_feature=False):
+    def reconstruction_error(
+        self, X: ArrayLike, y: ArrayLike, per_feature: bool = False
+    ) -> NDArray[Any] | list[NDArray[Any]]:
         """Reconstruction loss of each row (sequence) decoded in its own group.
 
         Parameters
@@ -309,7 +336,7 @@ class GroupConversionMixin:
         errors = loss(X_hat, X)
         return errors if per_feature else errors.reshape(len(errors), -1).mean(axis=1)
 
-    def score(self, X, y):
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Minus the mean reconstruction loss of ``X`` in its groups ``y``.
 
         Parameters
@@ -326,7 +353,9 @@ class GroupConversionMixin:
         """
         return -float(np.mean(self.reconstruction_error(X, y), dtype=np.float64))
 
-    def sample(self, n_samples=1, y=None, random_state=None):
+    def sample(
+        self, n_samples: int = 1, y: ArrayLike | None = None, random_state: RandomStateLike = None
+    ) -> NDArray[np.float32]:
         """Render training content codes, drawn at random, in group(s) ``y``.
 
         Parameters

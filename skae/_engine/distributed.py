@@ -20,20 +20,25 @@ This module holds only the collectives; the loop is the engine's. Outside
 :func:`data_parallel` none of it runs.
 """
 
+from __future__ import annotations
+
 import contextlib
 import contextvars
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
 #: The group of the enclosing :func:`data_parallel`; ``_WORLD`` for the
 #: default group, None outside.
-_GROUP = contextvars.ContextVar("skae_data_parallel", default=None)
+#: The group of the enclosing data_parallel() block: a ProcessGroup, _WORLD, or None.
+_GROUP: contextvars.ContextVar[Any] = contextvars.ContextVar("skae_data_parallel", default=None)
 _WORLD = object()
 
 
 @contextlib.contextmanager
-def data_parallel(group=None):
+def data_parallel(group: dist.ProcessGroup | None = None) -> Iterator[None]:
     """Fit estimators across the processes of a ``torch.distributed`` group.
 
     Every ``fit`` (``partial_fit``) inside the block trains one model in

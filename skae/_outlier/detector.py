@@ -1,10 +1,14 @@
 """Outlier detection with the reconstruction error of an autoencoder."""
 
+from __future__ import annotations
+
 import time
 import warnings
 from numbers import Integral, Real
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -17,6 +21,7 @@ from sklearn.utils.validation import (
 
 from .._base import DOC_LINK_TEMPLATE
 from .._fitted import unchanged_on_error
+from .._typing import RandomStateLike
 from .._utils import check_flag
 from ..exceptions import TrainingInterruptedWarning
 from .defaults import (
@@ -207,16 +212,16 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
 
     def __init__(
         self,
-        estimator=None,
+        estimator: BaseEstimator | None = None,
         *,
-        contamination="auto",
-        error="standardized",
-        trim_fraction=0.3,
-        n_trim_steps=2,
-        density_weight=2.0,
-        random_state=None,
-        verbose=0,
-    ):
+        contamination: Literal["auto"] | float = "auto",
+        error: Literal["standardized", "raw"] = "standardized",
+        trim_fraction: float = 0.3,
+        n_trim_steps: int = 2,
+        density_weight: float = 2.0,
+        random_state: RandomStateLike = None,
+        verbose: int = 0,
+    ) -> None:
         self.estimator = estimator
         self.contamination = contamination
         self.error = error
@@ -230,7 +235,9 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         # The autoencoder validates its own parameters when it is fitted.
         prefer_skip_nested_validation=False
     )
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(
+        self, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None
+    ) -> AEOutlierDetector:
         """Train the autoencoder on ``X`` and set the outlier cut.
 
         Parameters
@@ -385,7 +392,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             return scores
         return self._combine(scores, density_score(self.density_estimator_, X))
 
-    def reconstruction_error(self, X, per_feature=False):
+    def reconstruction_error(self, X: ArrayLike, per_feature: bool = False) -> NDArray[Any]:
         """Raw reconstruction errors of the fitted autoencoder.
 
         Parameters
@@ -408,7 +415,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         errors = self._feature_errors(X)
         return errors if per_feature else errors.mean(axis=1)
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> NDArray[Any]:
         """Minus the anomaly score of each row: the higher, the more normal.
 
         Parameters

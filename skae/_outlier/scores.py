@@ -13,7 +13,12 @@ scikit-learn's surface from ``score_samples`` and ``offset_``
 of ``contamination="auto"``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import erf
 from scipy.stats import binom
 from sklearn.utils.validation import check_is_fitted
@@ -33,13 +38,23 @@ def tukey_threshold(scores):
 class OutlierScoresMixin:
     """PyOD's scoring methods for a detector whose anomaly score is ``-score_samples``."""
 
+    if TYPE_CHECKING:  # what the detector provides
+        score_samples: Any
+        decision_scores_: NDArray[Any]
+        offset_: float
+
     @property
     def labels_(self):
         """1 for the training rows that are outliers, 0 for the others (PyOD's labels)."""
         check_is_fitted(self)
         return (self.decision_scores_ > self.threshold_).astype(int)
 
-    def predict_proba(self, X, method="linear", return_confidence=False):
+    def predict_proba(
+        self,
+        X: ArrayLike,
+        method: Literal["linear", "unify"] = "linear",
+        return_confidence: bool = False,
+    ) -> NDArray[Any] | tuple[NDArray[Any], NDArray[Any]]:
         """Probability that each row is an outlier, as PyOD computes it.
 
         Parameters
@@ -83,7 +98,7 @@ class OutlierScoresMixin:
             return proba, self._confidence(scores)
         return proba
 
-    def predict_confidence(self, X):
+    def predict_confidence(self, X: ArrayLike) -> NDArray[Any]:
         """How surely each prediction would stand with other training rows.
 
         The ExCeeD estimate of Perini et al. [1]_, as PyOD computes it: the
@@ -124,7 +139,7 @@ class OutlierScoresMixin:
         confidence[normal] = 1 - confidence[normal]
         return confidence
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> NDArray[Any]:
         """Shifted opposite of the anomaly score: negative for outliers.
 
         Parameters
@@ -139,7 +154,7 @@ class OutlierScoresMixin:
         """
         return self.score_samples(X) - self.offset_
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Predict whether each row is an inlier (+1) or an outlier (-1).
 
         Parameters
