@@ -63,9 +63,8 @@ class NetStateMixin:
     def __getstate__(self):
         state = super().__getstate__()
         # Per-training-call helpers: a compiled forward does not pickle, a
-        # loss scaler's state lives on the device (it is rebuilt on demand),
-        # and a process group is this process's only.
-        for key in ("_compiled", "_scaler", "_noise_generator", "_share"):
+        # loss scaler's state lives on the device (it is rebuilt on demand).
+        for key in ("_compiled", "_scaler", "_noise_generator"):
             state.pop(key, None)
         return state
 
