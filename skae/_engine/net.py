@@ -147,6 +147,29 @@ class ReconstructionLoop(NetStateMixin, NeuralNet):
         self.notify("on_train_end", X=X, y=y)
         return self
 
+    def configure(self, **settings):
+        """Set the net's settings (constructor arguments) before a training call.
+
+        The estimator gives a kept net (warm start, ``partial_fit``) the
+        settings it builds a new one with. An ``optimizer`` comes with all
+        its ``optimizer__*`` options and goes through :meth:`set_optimizer`,
+        so that a new ``lr`` alone keeps its state; new ``callbacks`` are
+        initialised.
+        """
+        options = {
+            key: settings.pop(key) for key in list(settings) if key.startswith("optimizer__")
+        }
+        if "optimizer" in settings or options:
+            self.set_optimizer(
+                settings.pop("optimizer", self.optimizer), options, settings.pop("lr", self.lr)
+            )
+        elif "lr" in settings:
+            self.set_params(lr=settings.pop("lr"))
+        for key, value in settings.items():
+            setattr(self, key, value)
+        if "callbacks" in settings:
+            self.initialize_callbacks()
+
     def set_optimizer(self, optimizer, options, lr):
         """Use ``optimizer`` with ``options`` (``optimizer__*``) and ``lr`` from now on.
 
