@@ -6,7 +6,13 @@ rows: ``fit``/``partial_fit`` without targets, ``transform`` to codes,
 ``inverse_transform`` back to rows, per-row ``reconstruction_error``,
 ``score`` and ``sample``. Estimators whose methods take other arguments (the
 group labels of :class:`skae.DisentangledAutoEncoder`) do not use it.
+
+An estimator whose codes are not a continuous latent (the integer codes of
+:class:`skae.VQTransformer`) keeps the methods and documents them anew
+through :attr:`RowTransformerMixin._method_docstrings`.
 """
+
+import types
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -18,14 +24,49 @@ from ._engine.choices import entry_losses
 from ._utils import check_flag, check_n_samples
 
 
+def _with_docstring(function, doc, cls):
+    """``function`` as a method of ``cls`` under the docstring ``doc``.
+
+    A new function object on the same code, so the method behaves exactly
+    as ``function`` and costs no extra call.
+    """
+    method = types.FunctionType(
+        function.__code__,
+        function.__globals__,
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    method.__kwdefaults__ = function.__kwdefaults__
+    method.__dict__.update(function.__dict__)
+    method.__doc__ = doc
+    method.__module__ = cls.__module__
+    method.__qualname__ = f"{cls.__qualname__}.{function.__name__}"
+    return method
+
+
 class RowTransformerMixin:
     """Row-transformer methods for a :class:`skae._base.BaseAutoEncoder`.
 
     Put it first among the bases, ``class Estimator(RowTransformerMixin,
     BaseAutoEncoder)``. The module must have ``encode``, ``decode`` and a
     ``forward`` returning the reconstruction (or ``(reconstruction,
-    aux_losses)``).
+    aux_losses)``). The estimator's codes come from ``_encode``, are checked
+    by ``_check_codes`` and decoded by ``_decode``.
     """
+
+    #: ``{method name: docstring}``: methods of this mixin that an estimator
+    #: documents in its own words (:class:`skae.VQTransformer`: integer
+    #: codes, not a latent). Each becomes the mixin's method under that
+    #: docstring, in the estimator's own namespace, before scikit-learn's
+    #: ``set_output`` wraps ``transform`` there.
+    _method_docstrings = {}
+
+    def __init_subclass__(cls, **kwargs):
+        for name, doc in cls.__dict__.get("_method_docstrings", {}).items():
+            function = RowTransformerMixin.__dict__[name]
+            setattr(cls, name, _with_docstring(function, doc, cls))
+        super().__init_subclass__(**kwargs)
 
     # -- fitting ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)

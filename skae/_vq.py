@@ -332,8 +332,9 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         # Z: integer codes, (n_samples, n_codebooks).
         return self._infer(self.net_.module_.decode_codes, Z)
 
-    def transform(self, X):
-        """Encode ``X`` into one code per codebook.
+    # The mixin's transform and inverse_transform, documented for integer codes.
+    _method_docstrings = {
+        "transform": """Encode ``X`` into one code per codebook.
 
         Parameters
         ----------
@@ -344,13 +345,8 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         -------
         codes : ndarray of shape (n_samples, n_codebooks), dtype int64
             Index of the chosen vector of each codebook, in ``[0, n_codes)``.
-        """
-        check_is_fitted(self)
-        X = self._validate_rows(X)
-        return self._encode(X)
-
-    def inverse_transform(self, X):
-        """Decode codes back into the input space.
+        """,
+        "inverse_transform": """Decode codes back into the input space.
 
         Parameters
         ----------
@@ -361,9 +357,8 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         -------
         X_rec : ndarray of shape (n_samples, n_features), dtype float32
             The rows the decoder builds from the codes.
-        """
-        check_is_fitted(self)
-        return self._decode(self._check_codes(X))
+        """,
+    }
 
     def _check_codes(self, Z):
         # The fitted sizes: n_codebooks and n_codes may have been set since.
