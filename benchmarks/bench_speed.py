@@ -405,6 +405,17 @@ def main():
         "| same, interleaved in one process with a bare forward, best of 80 calls of "
         "`transform` on 100,000 x 64, three runs (before / after) | - | "
         "0.822 / 0.798, 0.770 / 0.817, 25.71 / 25.68 ms |",
+        "| fewer ways to do one thing (issue 27: one settings mapping for the engine, the "
+        "data-parallel steps in a mixin; 398.9 Python calls per training step instead of "
+        "397.8), measured 2026-12-03 single-threaded (OMP_NUM_THREADS=1) on a busy shared VM:"
+        " back-to-back full runs of the code before and after. This table's ratios are lower "
+        "than the 2-thread table before it (fit 1.18) because of the thread count (fused Adam"
+        " gains less on one thread) and the load, not the code; PyOD is not installed in this"
+        " environment, and n_jobs=2 competed with other jobs for the 2 cores | 0.87 -> 0.88 |"
+        " 0.98 -> 1.06 |",
+        "| same, interleaved in one process, best of 8 fits and 8 x 10 `transform` calls "
+        "(before / after / minimal loop) | 0.984 -> 0.977 (0.986 / 0.993 / 0.970 s) | 0.955 "
+        "-> 0.939 (31.9 / 32.5 / 30.5 ms) |",
         "",
     ]
     publish("\n".join(lines), args)

@@ -218,34 +218,21 @@ class BaseAutoEncoder(
         if keep:
             net = self.net_
             device = torch.device(net.device)
-            optimizer, options = optimizer_options(
-                self.optimizer, self.optimizer_kwargs, self.weight_decay, device
-            )
-            net.set_optimizer(optimizer, options, self.lr)
-            net.batch_size = self._resolved("batch_size")
-            net.precision = self.precision
-            net.compile_forward = self.compile
         else:
             device = resolve_device(self.device)
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-            net = None
         # On the device once when the rows fit there, else batch by batch.
         X_tensor = training_rows(as_tensor(X), device)
+        settings = self._engine_settings(device, X, X_tensor, partial=partial)
         with torch.random.fork_rng(devices=self._rng_devices(device)):
-            if net is None:
-                torch.manual_seed(seed)
-                net = self._make_net(X_tensor.shape[-1], device, seed)
-            else:
+            if keep:
                 # Dropout draws from the global RNG: seed it from the net's own.
                 torch.manual_seed(torch.randint(2**62, (1,), generator=net.generator).item())
-            # Current parameters and rows, e.g. after set_params(noise_level=...).
-            net.corruption = self._corruption(X_tensor)
-            # Rows read from a file are shuffled in blocks, read in long runs.
-            net.shuffle_block_rows = stream_block_rows(X) if is_file_backed(X) else None
-            stopper = self._configure_callbacks(net, partial)
-            net.validation_fraction = (
-                self.validation_fraction if self.early_stopping and not partial else None
-            )
+                net.configure(**settings)
+            else:
+                torch.manual_seed(seed)
+                net = self._make_net(X_tensor.shape[-1], device, seed, settings)
+            stopper = None if partial else dict(net.callbacks_)["early_stopping"]
             cond_tensor = None if cond is None else torch.as_tensor(cond).to(X_tensor.device)
             n_epochs_before = len(net.history)
             net.partial_fit(
@@ -298,34 +285,69 @@ class BaseAutoEncoder(
         """
         return getattr(self, name)
 
-    def _make_net(self, n_features, device, seed):
-        """A new, initialised engine with a new module for rows of ``n_features``."""
+    def _engine_settings(self, device, X=None, X_tensor=None, *, partial=False):
+        """The engine's settings: what a new net is built with and a kept one set to.
+
+        One mapping of :class:`skae._engine.net.ReconstructionNet`'s
+        constructor arguments, for a new net and for a kept one (warm start,
+        ``partial_fit``, through its ``configure``) alike, so that both train
+        with the parameters as they are now. ``device`` is the training
+        device (it decides whether Adam's fused kernel is used). With the
+        training rows ``X`` and their tensor ``X_tensor``, the settings of
+        that training call too: the corruption, block shuffling of rows
+        read from a file, the validation split and the callbacks
+        (``partial`` trains one epoch, without early stopping). Without,
+        those of a net built to load a saved model into.
+        """
         optimizer, options = optimizer_options(
             self.optimizer, self.optimizer_kwargs, self.weight_decay, device
         )
+        settings = {
+            "optimizer": optimizer,
+            **options,
+            "lr": self.lr,
+            "batch_size": self._resolved("batch_size"),
+            "max_epochs": self._resolved("max_epochs"),
+            "precision": self.precision,
+            "compile_forward": self.compile,
+            "verbose": self.verbose,
+            "callbacks": [],
+        }
+        if X is None:
+            return settings
+        return {
+            **settings,
+            # The current parameters and rows, e.g. after set_params(noise_level=...).
+            "corruption": self._corruption(X_tensor),
+            # Rows read from a file are shuffled in blocks, read in long runs.
+            "shuffle_block_rows": stream_block_rows(X) if is_file_backed(X) else None,
+            "validation_fraction": (
+                self.validation_fraction if self.early_stopping and not partial else None
+            ),
+            "callbacks": self._call_callbacks(partial),
+        }
+
+    def _make_net(self, n_features, device, seed, settings=None):
+        """A new, initialised engine with a new module for rows of ``n_features``.
+
+        ``settings`` are the engine's (:meth:`_engine_settings`); None takes
+        those of the parameters alone.
+        """
+        if settings is None:
+            settings = self._engine_settings(device)
         net = ReconstructionNet(
             module=self._build_module(n_features).to(device),
             criterion=self._criterion(),
-            optimizer=optimizer,
-            **options,
-            lr=self.lr,
-            batch_size=self._resolved("batch_size"),
-            max_epochs=self._resolved("max_epochs"),
             generator=torch.Generator().manual_seed(int(seed)),
             device=str(device),
-            precision=self.precision,
-            compile_forward=self.compile,
-            verbose=self.verbose,
-            # Filled per training call by _configure_callbacks.
-            callbacks=[],
+            **settings,
         )
         net.initialize()
         return net
 
-    def _configure_callbacks(self, net, partial):
-        """Install early stopping and the user's callbacks; return the stopper."""
+    def _call_callbacks(self, partial):
+        """The callbacks of a training call: the estimator's, early stopping, the user's."""
         callbacks = [*self._training_callbacks(), *(self.callbacks or [])]
-        stopper = None
         if not partial:
             monitor = "valid_loss" if self.early_stopping else "train_loss"
             stopper = EarlyStopping(
@@ -339,10 +361,7 @@ class BaseAutoEncoder(
             callbacks.append(("early_stopping", stopper))
         if self.verbose and on_terminal():
             callbacks.append(("progress_bar", ProgressBar()))
-        net.callbacks = callbacks
-        net.verbose = self.verbose
-        net.initialize_callbacks()
-        return stopper
+        return callbacks
 
     # -- subclass hooks -----------------------------------------------------
     def _check_fit_data(self, X, y, *, reset):

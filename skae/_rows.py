@@ -6,10 +6,15 @@ rows: ``fit``/``partial_fit`` without targets, ``transform`` to codes,
 ``inverse_transform`` back to rows, per-row ``reconstruction_error``,
 ``score`` and ``sample``. Estimators whose methods take other arguments (the
 group labels of :class:`skae.DisentangledAutoEncoder`) do not use it.
+
+An estimator whose codes are not a continuous latent (the integer codes of
+:class:`skae.VQTransformer`) keeps the methods and documents them anew
+through :attr:`RowTransformerMixin._method_docstrings`.
 """
 
 from __future__ import annotations
 
+import types
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -27,13 +32,39 @@ from ._utils import check_flag, check_n_samples
 _RowT = TypeVar("_RowT", bound="RowTransformerMixin")
 
 
+def _with_docstring(function, doc, cls, returns=None):
+    """``function`` as a method of ``cls`` under the docstring ``doc``
+    (and the return hint ``returns``, a string, when given).
+
+    A new function object on the same code, so the method behaves exactly
+    as ``function`` and costs no extra call.
+    """
+    method = types.FunctionType(
+        function.__code__,
+        function.__globals__,
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    method.__kwdefaults__ = function.__kwdefaults__
+    method.__dict__.update(function.__dict__)
+    method.__doc__ = doc
+    method.__annotations__ = dict(function.__annotations__)
+    if returns is not None:
+        method.__annotations__["return"] = returns
+    method.__module__ = cls.__module__
+    method.__qualname__ = f"{cls.__qualname__}.{function.__name__}"
+    return method
+
+
 class RowTransformerMixin:
     """Row-transformer methods for a :class:`skae._base.BaseAutoEncoder`.
 
     Put it first among the bases, ``class Estimator(RowTransformerMixin,
     BaseAutoEncoder)``. The module must have ``encode``, ``decode`` and a
     ``forward`` returning the reconstruction (or ``(reconstruction,
-    aux_losses)``).
+    aux_losses)``). The estimator's codes come from ``_encode``, are checked
+    by ``_check_codes`` and decoded by ``_decode``.
     """
 
     if TYPE_CHECKING:  # what BaseAutoEncoder and the estimator provide
@@ -41,6 +72,22 @@ class RowTransformerMixin:
         _validate_rows: Any
         _encode: Any
         _infer: Any
+
+    #: ``{method name: docstring}``: methods of this mixin that an estimator
+    #: documents in its own words (:class:`skae.VQTransformer`: integer
+    #: codes, not a latent). Each becomes the mixin's method under that
+    #: docstring, in the estimator's own namespace, before scikit-learn's
+    #: ``set_output`` wraps ``transform`` there.
+    _method_docstrings: dict[str, str] = {}
+    #: ``{method name: return hint}`` of those methods, where it differs.
+    _method_returns: dict[str, str] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        returns = cls.__dict__.get("_method_returns", {})
+        for name, doc in cls.__dict__.get("_method_docstrings", {}).items():
+            function = RowTransformerMixin.__dict__[name]
+            setattr(cls, name, _with_docstring(function, doc, cls, returns.get(name)))
+        super().__init_subclass__(**kwargs)
 
     # -- fitting ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)

@@ -346,8 +346,9 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         # Z: integer codes, (n_samples, n_codebooks).
         return self._infer(self.net_.module_.decode_codes, Z)
 
-    def transform(self, X: ArrayLike) -> NDArray[np.int64]:  # type: ignore[override]
-        """Encode ``X`` into one code per codebook.
+    # The mixin's transform and inverse_transform, documented for integer codes.
+    _method_docstrings = {
+        "transform": """Encode ``X`` into one code per codebook.
 
         Parameters
         ----------
@@ -358,13 +359,8 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         -------
         codes : ndarray of shape (n_samples, n_codebooks), dtype int64
             Index of the chosen vector of each codebook, in ``[0, n_codes)``.
-        """
-        check_is_fitted(self)
-        X = self._validate_rows(X)
-        return self._encode(X)
-
-    def inverse_transform(self, X: ArrayLike) -> NDArray[np.float32]:
-        """Decode codes back into the input space.
+        """,
+        "inverse_transform": """Decode codes back into the input space.
 
         Parameters
         ----------
@@ -375,9 +371,9 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         -------
         X_rec : ndarray of shape (n_samples, n_features), dtype float32
             The rows the decoder builds from the codes.
-        """
-        check_is_fitted(self)
-        return self._decode(self._check_codes(X))
+        """,
+    }
+    _method_returns = {"transform": "NDArray[np.int64]"}
 
     def _check_codes(self, Z):
         # The fitted sizes: n_codebooks and n_codes may have been set since.
@@ -397,7 +393,8 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         labels : ndarray of shape (n_samples,), dtype int64
             The first codebook's code of each row, in ``[0, n_codes)``.
         """
-        return self.transform(X)[:, 0]
+        # (the int64 codes of transform; mypy sees the mixin's float32 hint)
+        return np.asarray(self.transform(X)[:, 0], dtype=np.int64)
 
     def fit_predict(self, X: ArrayLike, y: object = None) -> NDArray[np.int64]:
         """Fit, then return the first codebook's code of each training row.

@@ -548,3 +548,19 @@ def test_code_jitter_regularises_training_only(sequences):
     np.testing.assert_array_equal(jittered.transform(X), jittered.transform(X))
     with pytest.raises(ValueError, match="code_jitter"):
         DisentangledAutoEncoder(code_jitter=1.5).fit(X, y)
+
+
+def test_add_group_codes_makes_each_seen_groups_code_its_mean():
+    from skae._disentangle.modules import DisentangledConv
+
+    module = DisentangledConv(3, 2, 4, 2, (8,), group_encoder=True)
+    untouched = module.group_embedding.weight[3].clone()
+    codes = torch.arange(10.0).reshape(5, 2)
+    module.add_group_codes(codes[:3], torch.tensor([0, 0, 1]))
+    module.add_group_codes(codes[3:], torch.tensor([0, 2]))  # a later call adds to the sums
+    table = module.group_embedding.weight
+    torch.testing.assert_close(table[0], (codes[0] + codes[1] + codes[3]) / 3)
+    torch.testing.assert_close(table[1], codes[2])
+    torch.testing.assert_close(table[2], codes[4])
+    torch.testing.assert_close(table[3], untouched)  # never seen: its initial code
+    assert table.grad_fn is None and table.requires_grad  # no graph: still a trainable leaf

@@ -350,3 +350,12 @@ def test_no_convergence_warning_when_a_users_early_stopping_stops(X):
         warnings.simplefilter("error")
         ae.fit(X)
     assert ae.n_iter_ == 3
+
+
+def test_failed_warm_fit_keeps_the_precision_of_inference(X):
+    ae = AutoEncoderTransformer(warm_start=True, **FAST).fit(X)
+    before = fitted_state(ae, X)
+    with pytest.raises(TrainingDivergedError):
+        ae.set_params(precision="bf16").fit(X * 1e30)
+    assert ae.net_.precision == "fp32"
+    assert_same_state(before, fitted_state(ae, X))

@@ -267,3 +267,26 @@ def test_residual_codebooks_beat_kmeans(digits):
     vq = fit_quietly(vq, X_train)
     mse = np.mean((X_test - vq.quantize(X_test)) ** 2)
     assert mse <= 0.8 * kmeans_error(X_train, X_test, 16)
+
+
+def test_transform_is_the_mixins_documented_for_integer_codes(blobs):
+    import inspect
+
+    from numpydoc.docscrape import NumpyDocString
+
+    from skae._rows import RowTransformerMixin
+
+    pd = pytest.importorskip("pandas")
+    for name, returned in [("transform", "int64"), ("inverse_transform", "float32")]:
+        method = getattr(VQTransformer, name)
+        # The mixin's code (under set_output's wrapper, for transform): no copy.
+        assert inspect.unwrap(method).__code__ is getattr(RowTransformerMixin, name).__code__
+        assert returned in NumpyDocString(method.__doc__)["Returns"][0].type
+    assert (
+        "n_codebooks"
+        in NumpyDocString(VQTransformer.inverse_transform.__doc__)["Parameters"][0].type
+    )
+    # scikit-learn's set_output still wraps VQTransformer's own transform.
+    vq = fit_quietly(VQTransformer(n_codes=4, max_epochs=1, device="cpu", random_state=0), blobs)
+    codes = vq.set_output(transform="pandas").transform(blobs)
+    assert isinstance(codes, pd.DataFrame) and codes.shape == (len(blobs), 1)

@@ -492,15 +492,7 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
             # Each group's code: the mean encoded code of all its windows
             # trained on so far (partial_fit adds to it; a new fit starts over).
             encoded = torch.as_tensor(self._infer(module.group_encoder, X))
-            ids = torch.as_tensor(cond)
-            sums, counts = module.group_code_sums, module.group_code_counts
-            with torch.no_grad():
-                sums.index_add_(0, ids.to(sums.device), encoded.to(sums.device))
-                counts.index_add_(
-                    0, ids.to(counts.device), torch.ones(len(ids), device=counts.device)
-                )
-                seen = counts > 0
-                module.group_embedding.weight[seen] = sums[seen] / counts[seen, None]
+            module.add_group_codes(encoded, torch.as_tensor(cond))
         # The training rows (windows) and their renderings in their own group;
         # a subsample of them for large data.
         keep = subsample(np.arange(len(X)), _MAX_KEPT_CODES)

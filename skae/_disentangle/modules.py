@@ -368,6 +368,24 @@ class DisentangledConv(_Disentangler):
             self.register_buffer("group_code_sums", torch.zeros(n_groups, group_dim))
             self.register_buffer("group_code_counts", torch.zeros(n_groups))
 
+    @torch.no_grad()
+    def add_group_codes(self, codes, ids):
+        """Add encoded group codes to their groups; each seen group's code is their mean.
+
+        The group encoder's codes of training items, summed per group over
+        the training calls so far (``group_code_sums``, ``group_code_counts``):
+        every group seen so far gets the mean as its entry of
+        ``group_embedding``, the code it is rendered in by id.
+
+        Shape: ``codes`` ``(n, group_dim)``, ``ids`` ``(n,)`` group ids.
+        """
+        sums, counts = self.group_code_sums, self.group_code_counts
+        ids = ids.to(sums.device)
+        sums.index_add_(0, ids, codes.to(sums.device))
+        counts.index_add_(0, ids, torch.ones(len(ids), device=counts.device))
+        seen = counts > 0
+        self.group_embedding.weight[seen] = sums[seen] / counts[seen, None]
+
     def encode_continuous(self, x):
         h = x.transpose(1, 2)  # (batch, n_features, frames)
         for conv in self.encoder:

@@ -16,8 +16,10 @@ same estimator with the same rows, and the training engine
   history, early stopping and the divergence check agree everywhere and
   every process stops at the same epoch.
 
-This module holds only the collectives; the loop is the engine's. Outside
-:func:`data_parallel` none of it runs.
+This module holds the collectives and :class:`DataParallelMixin`, the
+steps of the engine's loop that differ in a data-parallel training call; the
+loop itself is the engine's. Outside :func:`data_parallel` the mixin's steps
+are the plain loop's.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from skorch.dataset import get_len
 
 #: The group of the enclosing :func:`data_parallel`; ``_WORLD`` for the
 #: default group, None outside.
@@ -234,33 +237,164 @@ class ProcessShare:
         return mean.tolist(), stacked[:, 2].long().tolist()
 
 
-def start_in_lockstep(net, X):
-    """Start a data-parallel training call of ``net`` where rank 0 stands.
+class WholeBatchLosses:
+    """The losses of a data-parallel pass's batches: those of the whole batches.
 
-    Every process checks that all train on as many rows, then takes rank
-    0's weights, buffers and generator state (so the processes draw the
-    same batches and split; a ``random_state`` of None is fine). Each
-    process draws its own corruption noise and dropout masks: from seeds
-    read off a copy of the shared generator (which must stay in step
-    everywhere, so it is not advanced) plus its rank.
-
-    Returns
-    -------
-    noise_generator : torch.Generator or None
-        This process's generator of corruption noise.
+    As :class:`skae._engine.net.BatchLosses` (``add``, ``read``), but every
+    loss waits until the end of the pass, after every process's last step;
+    then one all-reduce gives each batch's history record the loss and the
+    rows of the whole batch, over all processes.
     """
-    share = net._share
-    share.check_same_rows(len(X), tuple(getattr(X, "X", X).shape[1:]))
-    params = [param for _, param in net.get_all_learnable_params()]
-    share.broadcast_([*params, *net.module_.buffers()])
-    if net.generator is None:
-        return None
-    state = net.generator.get_state()
-    share.broadcast_([state])
-    net.generator.set_state(state)
-    seeds = torch.Generator().set_state(state)
-    noise_seed, dropout_seed = torch.randint(2**62, (2,), generator=seeds).tolist()
-    # Dropout draws from the global generator; the estimator forks it
-    # around the training call.
-    torch.manual_seed(dropout_seed + share.rank)
-    return torch.Generator(net.device).manual_seed(noise_seed + share.rank)
+
+    def __init__(self, share, prefix):
+        self.share = share
+        self.prefix = prefix
+        # (the batch's history record, its loss on the device, its weight)
+        self.pending = []
+
+    def add(self, record, loss, batch):
+        """Keep ``loss`` and the weight of this process's share of ``batch``."""
+        self.pending.append((record, loss, batch_weight(batch)))
+
+    def read(self):
+        """Write the losses and rows of the whole batches into their records."""
+        if not self.pending:
+            return
+        losses = torch.stack([loss for _, loss, _ in self.pending]).float()
+        size_key = self.prefix + "_batch_size"
+        values, rows = self.share.reduce_losses(
+            losses,
+            torch.stack([weight.to(losses.device) for _, _, weight in self.pending]),
+            [record[size_key] for record, _, _ in self.pending],
+        )
+        for (record, _, _), value, n_rows in zip(self.pending, values, rows):
+            record[size_key] = n_rows
+            record[self.prefix + "_loss"] = value
+        self.pending.clear()
+
+
+class DataParallelMixin:
+    """The steps of a skorch training loop that keep a data-parallel group in lockstep.
+
+    Put it before the loop among the bases (``class
+    ReconstructionNet(DataParallelMixin, ReconstructionLoop)``): each step
+    it overrides is the loop's own outside :func:`data_parallel`. Inside
+    it, a training call
+
+    - starts where rank 0 stands (:meth:`on_train_begin`: its weights,
+      buffers and generator state) and gives each process its own noise and
+      dropout streams (:meth:`_start_random_streams`);
+    - gives each process its share of every batch (:meth:`get_iterator`);
+    - averages the gradients over the processes (:meth:`train_step_single`,
+      which skips the pass of an empty share) and then copies rank 0's
+      buffers (:meth:`train_step`);
+    - records each batch's loss and rows over all processes
+      (:meth:`_batch_losses`).
+
+    The loop must call ``_start_random_streams(X)`` from ``on_train_begin``
+    and read a pass's losses through ``_batch_losses(prefix)``, as
+    :class:`skae._engine.net.ReconstructionLoop` does.
+    """
+
+    #: This process's share in a data-parallel training call, else None.
+    _share = None
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self._share = process_share(self.device)  # None outside data_parallel()
+        if self._share is not None:
+            self._start_in_lockstep(X)
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        self._share = None
+
+    def _start_in_lockstep(self, X):
+        """Check that every process trains on as many rows, then take rank 0's state.
+
+        Its weights, buffers and generator state, so the processes draw the
+        same batches and split (a ``random_state`` of None is fine).
+        """
+        share = self._share
+        share.check_same_rows(len(X), tuple(getattr(X, "X", X).shape[1:]))
+        params = [param for _, param in self.get_all_learnable_params()]
+        share.broadcast_([*params, *self.module_.buffers()])
+        if self.generator is not None:
+            state = self.generator.get_state()
+            share.broadcast_([state])
+            self.generator.set_state(state)
+
+    def _start_random_streams(self, X):
+        """Data-parallel: this process's own corruption noise and dropout masks.
+
+        Seeded from seeds read off a copy of the shared generator (which
+        must stay in step everywhere, so it is not advanced) plus the rank.
+        """
+        if self._share is None:
+            return super()._start_random_streams(X)
+        if self.generator is None:
+            return None
+        seeds = torch.Generator().set_state(self.generator.get_state())
+        noise_seed, dropout_seed = torch.randint(2**62, (2,), generator=seeds).tolist()
+        # Dropout draws from the global generator; the estimator forks it
+        # around the training call.
+        torch.manual_seed(dropout_seed + self._share.rank)
+        return torch.Generator(self.device).manual_seed(noise_seed + self._share.rank)
+
+    def get_iterator(self, dataset, training=False):
+        """Data-parallel: this process's share of every batch."""
+        iterator = super().get_iterator(dataset, training=training)
+        if self._share is not None:
+            iterator.shard = (self._share.rank, self._share.world_size)
+        return iterator
+
+    def train_step(self, batch, **fit_params):
+        """One optimizer step; data-parallel, then rank 0's buffers everywhere.
+
+        Buffers (batch-norm statistics, moving-average codebooks) change in
+        the forward pass of each process's own rows; as
+        ``DistributedDataParallel`` does, rank 0's are kept, so that every
+        process holds the same model.
+        """
+        step = super().train_step(batch, **fit_params)
+        if self._share is not None:
+            self._share.broadcast_(list(self.module_.buffers()))
+        return step
+
+    def train_step_single(self, batch, **fit_params):
+        """Forward and backward pass of one batch; data-parallel, gradients averaged.
+
+        The gradients are then the mean over the processes
+        (:meth:`ProcessShare.average_gradients_`), so the callbacks of
+        ``on_grad_computed`` (gradient clipping) and the optimizer see those
+        of the whole batch. A process whose share of the batch is empty
+        skips the pass and still takes part in the average.
+        """
+        if self._share is None:
+            return super().train_step_single(batch, **fit_params)
+        if get_len(batch[0]) == 0:
+            self._set_training(True)
+            step = {"loss": torch.zeros((), device=self.device), "y_pred": None}
+        else:
+            step = super().train_step_single(batch, **fit_params)
+        params = [param for _, param in self.get_all_learnable_params()]
+        self._share.average_gradients_(params, batch_weight(batch))
+        return step
+
+    def validation_step(self, batch, **fit_params):
+        """Data-parallel: a process whose share of the batch is empty has a zero loss."""
+        if self._share is not None and get_len(batch[0]) == 0:
+            return {"loss": torch.zeros((), device=self.device), "y_pred": None}
+        return super().validation_step(batch, **fit_params)
+
+    def _batch_losses(self, prefix):
+        """Data-parallel: the losses of the whole batches (:class:`WholeBatchLosses`)."""
+        if self._share is None:
+            return super()._batch_losses(prefix)
+        return WholeBatchLosses(self._share, prefix)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # A process group is this process's only.
+        state.pop("_share", None)
+        return state

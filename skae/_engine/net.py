@@ -17,7 +17,10 @@ callbacks, history and device handling are kept.
 
 Inside :func:`skae.data_parallel`, the processes of a ``torch.distributed``
 group train one model through this same loop, each on its share of every
-batch (:mod:`skae._engine.distributed` holds the collectives).
+batch: :class:`ReconstructionLoop` is the plain loop of one process, and
+:class:`ReconstructionNet` adds
+:class:`skae._engine.distributed.DataParallelMixin`, which overrides the
+steps that change in a data-parallel training call.
 """
 
 import torch
@@ -29,7 +32,7 @@ from skorch.utils import to_tensor
 from .callbacks import DivergenceGuard, EpochTable
 from .choices import autocast
 from .data import BatchIterator, TensorData
-from .distributed import batch_weight, process_share, start_in_lockstep
+from .distributed import DataParallelMixin
 from .inference import inference_batch_size, items_per_chunk
 from .state import NetStateMixin
 
@@ -61,78 +64,39 @@ def loss_read_batches(device):
     return 1 if torch.device(device).type == "cpu" else LOSS_READ_BATCHES
 
 
-def _read_losses(pending, prefix, share=None):
-    """Write the losses of ``pending`` batches into their history records at once.
+class BatchLosses:
+    """The losses of one pass's batches, on their way into the history.
 
-    ``pending`` holds ``(record, loss, weight)`` of each batch. In a
-    data-parallel fit (``share``, a :class:`skae._engine.distributed.ProcessShare`)
-    the records get the loss and the rows of the whole batch, over all
-    processes.
-    """
-    if not pending:
-        return
-    losses = torch.stack([loss for _, loss, _ in pending]).float()
-    if share is None:
-        values = losses.tolist()
-    else:
-        size_key = prefix + "_batch_size"
-        values, rows = share.reduce_losses(
-            losses,
-            torch.stack([weight.to(losses.device) for _, _, weight in pending]),
-            [record[size_key] for record, _, _ in pending],
-        )
-        for (record, _, _), n_rows in zip(pending, rows):
-            record[size_key] = n_rows
-    for (record, _, _), value in zip(pending, values):
-        record[prefix + "_loss"] = value
-    pending.clear()
-
-
-class ReconstructionNet(NetStateMixin, NeuralNet):
-    """skorch ``NeuralNet`` that trains a module to reconstruct its input.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        Returns ``x_hat`` or ``(x_hat, aux_losses)`` from a batch of rows
-        (and ``cond=`` when the data carries conditioning).
-    criterion : type of torch.nn.Module
-        Reconstruction loss class, e.g. ``torch.nn.MSELoss``.
-    validation_fraction : float or None, default=None
-        Fraction of rows held out as validation set; None holds out nothing.
-    corruption : callable or None, default=None
-        ``f(x, generator) -> x_tilde`` applied to training inputs only.
-    generator : torch.Generator or None, default=None
-        CPU source of randomness for shuffling, the split and ``corruption``
-        (on another device, ``corruption`` gets a generator on that device
-        seeded from this one for the duration of each training call).
-    shuffle_block_rows : int or None, default=None
-        Shuffle training rows in blocks of this many rows, read a window of
-        blocks at a time (:class:`skae._engine.data.BatchIterator`): for data read
-        from a file. None shuffles all rows at once.
-    precision : {"fp32", "bf16", "fp16"}, default="fp32"
-        Arithmetic of the forward pass in training and validation
-        (``torch.autocast``); ``"fp16"`` scales the loss
-        (``torch.amp.GradScaler``) so that small gradients do not vanish.
-    compile_forward : bool, default=False
-        Train through ``torch.compile(module)``; the module itself (what is
-        saved, and what inference calls) stays uncompiled.
-    **kwargs
-        Passed to :class:`skorch.NeuralNet`.
-
-    Notes
-    -----
-    A training call inside :func:`skae.data_parallel` trains in lockstep
-    with the other processes of the group (see :mod:`skae._engine.distributed`):
-    :meth:`on_train_begin` copies rank 0's weights and generator state to
-    every process (:func:`skae._engine.distributed.start_in_lockstep`), :meth:`get_iterator` gives each its share of every batch,
-    :meth:`train_step_single` averages the gradients, :meth:`train_step`
-    copies rank 0's buffers, and :meth:`run_single_epoch` records the loss
-    of the whole batch. Outside it, none of this runs.
+    Each batch's loss stays on the device until it is read back with those
+    of the batches before it, ``every`` at a time (:func:`loss_read_batches`),
+    and is then written into the batch's history record as
+    ``<prefix>_loss``.
     """
 
-    #: This process's share in a data-parallel training call, else None.
-    _share = None
+    def __init__(self, prefix, every):
+        self.prefix = prefix
+        self.every = every
+        # (the batch's history record, its loss on the device)
+        self.pending = []
+
+    def add(self, record, loss, batch):
+        """Keep ``loss`` of ``batch`` for ``record``; read when ``every`` are kept."""
+        self.pending.append((record, loss))
+        if len(self.pending) >= self.every:
+            self.read()
+
+    def read(self):
+        """Write the kept losses into their records at once."""
+        if not self.pending:
+            return
+        values = torch.stack([loss for _, loss in self.pending]).float().tolist()
+        for (record, _), value in zip(self.pending, values):
+            record[self.prefix + "_loss"] = value
+        self.pending.clear()
+
+
+class ReconstructionLoop(NetStateMixin, NeuralNet):
+    """The training loop of one process; see :class:`ReconstructionNet`."""
 
     def __init__(
         self,
@@ -183,6 +147,29 @@ class ReconstructionNet(NetStateMixin, NeuralNet):
         self.notify("on_train_end", X=X, y=y)
         return self
 
+    def configure(self, **settings):
+        """Set the net's settings (constructor arguments) before a training call.
+
+        The estimator gives a kept net (warm start, ``partial_fit``) the
+        settings it builds a new one with. An ``optimizer`` comes with all
+        its ``optimizer__*`` options and goes through :meth:`set_optimizer`,
+        so that a new ``lr`` alone keeps its state; new ``callbacks`` are
+        initialised.
+        """
+        options = {
+            key: settings.pop(key) for key in list(settings) if key.startswith("optimizer__")
+        }
+        if "optimizer" in settings or options:
+            self.set_optimizer(
+                settings.pop("optimizer", self.optimizer), options, settings.pop("lr", self.lr)
+            )
+        elif "lr" in settings:
+            self.set_params(lr=settings.pop("lr"))
+        for key, value in settings.items():
+            setattr(self, key, value)
+        if "callbacks" in settings:
+            self.initialize_callbacks()
+
     def set_optimizer(self, optimizer, options, lr):
         """Use ``optimizer`` with ``options`` (``optimizer__*``) and ``lr`` from now on.
 
@@ -210,32 +197,28 @@ class ReconstructionNet(NetStateMixin, NeuralNet):
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """One pass over ``iterator``, recording each batch's loss and size.
 
-        As skorch's, except that on an accelerator the losses are read back
-        :data:`LOSS_READ_BATCHES` at a time (one wait for the device instead
-        of one per step); every batch has its loss in the history by the end
-        of the pass. In a data-parallel fit they are read at the end of the
-        pass, with one all-reduce, as the losses and rows of whole batches.
+        As skorch's, except that the losses go through :meth:`_batch_losses`:
+        on an accelerator they are read back :data:`LOSS_READ_BATCHES` at a
+        time (one wait for the device instead of one per step); every batch
+        has its loss in the history by the end of the pass.
         """
         if iterator is None:
             return
-        share = self._share
-        # Data-parallel: one collective a pass, after every process's last step.
-        every = loss_read_batches(self.device) if share is None else float("inf")
-        # (the batch's history record, its loss on the device, its weight)
-        pending = []
+        losses = self._batch_losses(prefix)
         batch_count = 0
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
-            weight = None if share is None else batch_weight(batch)
-            pending.append((self.history[-1, "batches", -1], step["loss"].detach(), weight))
-            if len(pending) >= every:
-                _read_losses(pending, prefix)
+            losses.add(self.history[-1, "batches", -1], step["loss"].detach(), batch)
             self.notify("on_batch_end", batch=batch, training=training, **step)
             batch_count += 1
-        _read_losses(pending, prefix, share)
+        losses.read()
         self.history.record(prefix + "_batch_count", batch_count)
+
+    def _batch_losses(self, prefix):
+        """Where a pass's batch losses wait to be read back: a :class:`BatchLosses`."""
+        return BatchLosses(prefix, loss_read_batches(self.device))
 
     # -- data ---------------------------------------------------------------
     def get_dataset(self, X, y=None):
@@ -265,65 +248,31 @@ class ReconstructionNet(NetStateMixin, NeuralNet):
             # No gradients are kept: larger batches only cost activations.
             chunk = items_per_chunk(dataset.X.shape, inference_batch_size(self.device))
             batch_size = max(batch_size, chunk)
-        share = self._share
         return BatchIterator(
             dataset,
             batch_size,
             shuffle=training,
             generator=self.generator,
             block_rows=getattr(self, "shuffle_block_rows", None) if training else None,
-            shard=None if share is None else (share.rank, share.world_size),
         )
 
     # -- steps --------------------------------------------------------------
-    def train_step(self, batch, **fit_params):
-        """One optimizer step on ``batch``; data-parallel, then rank 0's buffers everywhere.
-
-        Buffers (batch-norm statistics, moving-average codebooks) change in
-        the forward pass of each process's own rows; as
-        ``DistributedDataParallel`` does, rank 0's are kept, so that every
-        process holds the same model.
-        """
-        step = super().train_step(batch, **fit_params)
-        if self._share is not None:
-            self._share.broadcast_(list(self.module_.buffers()))
-        return step
-
     def train_step_single(self, batch, **fit_params):
-        """Forward and backward pass of one batch; data-parallel, gradients averaged.
-
-        In a data-parallel fit the gradients are then the mean over the
-        processes (:meth:`skae._engine.distributed.ProcessShare.average_gradients_`),
-        so the callbacks of ``on_grad_computed`` (gradient clipping) and the
-        optimizer see those of the whole batch. A process whose share of the
-        batch is empty skips the pass and still takes part in the average.
-        """
+        """Forward and backward pass of one batch, in the training's precision."""
         self._set_training(True)
-        if self._empty_share(batch):
-            loss, y_pred = torch.zeros((), device=self.device), None
-        else:
-            Xi, yi = unpack_data(batch)
-            if self.corruption is not None:
-                Xi = self._corrupt(Xi)
-            with autocast(self.device, self.precision):
-                y_pred = self.infer(Xi, **fit_params)
-                loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-            scaler = self._grad_scaler()
-            (loss if scaler is None else scaler.scale(loss)).backward()
-        if self._share is not None:
-            params = [param for _, param in self.get_all_learnable_params()]
-            self._share.average_gradients_(params, batch_weight(batch))
+        Xi, yi = unpack_data(batch)
+        if self.corruption is not None:
+            Xi = self._corrupt(Xi)
+        with autocast(self.device, self.precision):
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler = self._grad_scaler()
+        (loss if scaler is None else scaler.scale(loss)).backward()
         return {"loss": loss, "y_pred": y_pred}
 
     def validation_step(self, batch, **fit_params):
-        if self._empty_share(batch):
-            return {"loss": torch.zeros((), device=self.device), "y_pred": None}
         with autocast(self.device, self.precision):
             return super().validation_step(batch, **fit_params)
-
-    def _empty_share(self, batch):
-        """Whether this process has no rows of ``batch`` (a data-parallel batch of few rows)."""
-        return self._share is not None and get_len(batch[0]) == 0
 
     def _step_optimizer(self, step_fn):
         scaler = self._grad_scaler()
@@ -364,22 +313,26 @@ class ReconstructionNet(NetStateMixin, NeuralNet):
         # one training call (it does not pickle). Kept as its bound call:
         # skorch allows modules as attributes only from its initialize_*.
         self._compiled = torch.compile(self.module_).__call__ if self.compile_forward else None
-        self._share = process_share(self.device)  # None outside data_parallel()
-        if self._share is not None:
-            self._noise_generator = start_in_lockstep(self, X)
-            return
-        self._noise_generator = self.generator
+        self._noise_generator = self._start_random_streams(X)
+
+    def _start_random_streams(self, X):
+        """Start this training call's random streams; return its corruption noise's generator.
+
+        The net's own generator on the CPU; on another device, a generator
+        there seeded from it. Dropout draws from torch's global generator,
+        which the estimator seeds.
+        """
         device = torch.device(self.device)
-        if device.type != "cpu" and self.generator is not None:
-            seed = torch.randint(2**62, (1,), generator=self.generator).item()
-            self._noise_generator = torch.Generator(device).manual_seed(seed)
+        if device.type == "cpu" or self.generator is None:
+            return self.generator
+        seed = torch.randint(2**62, (1,), generator=self.generator).item()
+        return torch.Generator(device).manual_seed(seed)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
         # A device generator neither pickles nor loads across devices.
         self._noise_generator = None
         self._compiled = None
-        self._share = None
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         aux_losses = {}
@@ -392,3 +345,45 @@ class ReconstructionNet(NetStateMixin, NeuralNet):
         for term in aux_losses.values():
             loss = loss + term
         return loss
+
+
+class ReconstructionNet(DataParallelMixin, ReconstructionLoop):
+    """skorch ``NeuralNet`` that trains a module to reconstruct its input.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Returns ``x_hat`` or ``(x_hat, aux_losses)`` from a batch of rows
+        (and ``cond=`` when the data carries conditioning).
+    criterion : type of torch.nn.Module
+        Reconstruction loss class, e.g. ``torch.nn.MSELoss``.
+    validation_fraction : float or None, default=None
+        Fraction of rows held out as validation set; None holds out nothing.
+    corruption : callable or None, default=None
+        ``f(x, generator) -> x_tilde`` applied to training inputs only.
+    generator : torch.Generator or None, default=None
+        CPU source of randomness for shuffling, the split and ``corruption``
+        (on another device, ``corruption`` gets a generator on that device
+        seeded from this one for the duration of each training call).
+    shuffle_block_rows : int or None, default=None
+        Shuffle training rows in blocks of this many rows, read a window of
+        blocks at a time (:class:`skae._engine.data.BatchIterator`): for data read
+        from a file. None shuffles all rows at once.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Arithmetic of the forward pass in training and validation
+        (``torch.autocast``); ``"fp16"`` scales the loss
+        (``torch.amp.GradScaler``) so that small gradients do not vanish.
+    compile_forward : bool, default=False
+        Train through ``torch.compile(module)``; the module itself (what is
+        saved, and what inference calls) stays uncompiled.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet`.
+
+    Notes
+    -----
+    The loop is :class:`ReconstructionLoop`'s. A training call inside
+    :func:`skae.data_parallel` trains in lockstep with the other processes
+    of the group through the steps that
+    :class:`skae._engine.distributed.DataParallelMixin` overrides; outside
+    it they are the plain loop's.
+    """

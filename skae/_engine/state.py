@@ -22,8 +22,9 @@ class NetStateMixin:
     def snapshot(self):
         """Copy of what a training call changes, for :meth:`restore`.
 
-        Weights and buffers, optimizer state, the number of epochs in the
-        history and the state of the random generator.
+        Weights and buffers, optimizer state and settings (precision, ...),
+        the number of epochs in the history and the state of the random
+        generator.
         """
         return {
             "module": {k: v.clone() for k, v in self.module_.state_dict().items()},
@@ -34,11 +35,25 @@ class NetStateMixin:
             "generator": None if self.generator is None else self.generator.get_state(),
         }
 
+    #: Settings a training call may change that outlive it: the optimizer
+    #: and its options, and what later calls and inference read (the
+    #: precision). Per-call ones (callbacks, corruption) are set anew by
+    #: every call.
+    _restored_settings = (
+        "optimizer",
+        "lr",
+        "batch_size",
+        "max_epochs",
+        "precision",
+        "compile_forward",
+        "verbose",
+    )
+
     def _training_settings(self):
         return {
             k: v
             for k, v in vars(self).items()
-            if k.startswith("optimizer__") or k in ("optimizer", "lr", "batch_size")
+            if k.startswith("optimizer__") or k in self._restored_settings
         }
 
     def restore(self, snapshot):
@@ -63,9 +78,8 @@ class NetStateMixin:
     def __getstate__(self):
         state = super().__getstate__()
         # Per-training-call helpers: a compiled forward does not pickle, a
-        # loss scaler's state lives on the device (it is rebuilt on demand),
-        # and a process group is this process's only.
-        for key in ("_compiled", "_scaler", "_noise_generator", "_share"):
+        # loss scaler's state lives on the device (it is rebuilt on demand).
+        for key in ("_compiled", "_scaler", "_noise_generator"):
             state.pop(key, None)
         return state
 
