@@ -32,8 +32,9 @@ METHODS = ("mmd", "adversarial", "instance_norm", "bottleneck")
 
 #: ``mmd_weight="auto"`` for rows: at 10 (the sequences' weight) the discrepancy
 #: term held the rows' reconstruction back, and conversions of
-#: ``benchmarks/bench_disentangle.py``'s synthetic families landed a quarter of
-#: the way from the target group's mean to the truth. Chosen on that grid's
+#: ``benchmarks/bench_disentangle.py``'s synthetic families erred a third as
+#: much as the target group's mean row (a twentieth at 1, with batches of 512).
+#: Chosen on that grid's
 #: choosing families (seed 0), confirmed on its held-out families and seeds
 #: (``benchmarks/results/disentangle.md``).
 ROW_MMD_WEIGHT = 1.0
@@ -154,9 +155,11 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         the other methods. Larger hides the group better and rebuilds less
         exactly. ``"auto"``: 1 for rows, 10 for sequences. On the synthetic
         families of ``benchmarks/bench_disentangle.py`` (1-6 content
-        dimensions, 2-16 groups) 1 rather than 10 brings row conversions
-        from about a quarter to a few hundredths of the target group's mean
-        error, the group still out of the code.
+        dimensions, 2-16 groups) 1 rather than 10, with the rows' batches of
+        512, brings row conversions from about a third to a twentieth of the
+        target group's mean error, the group still out of the default
+        8-number code; wider codes leak more at 1 (a probe reads 0.42 of
+        4 groups at 32 numbers): raise it for wide codes.
     adversary_weight : float, default=0.3
         Scale of the adversary's reversed gradient in the encoder for
         ``method="adversarial"``; ignored by the other methods.
