@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import AutoEncoderTransformer, DenoisingAutoEncoder
 from skae._denoising import GaussianNoise, MaskingNoise, SwapNoise
+from skae._noise import LEVEL_RANGE, NOISE_FLOOR
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -94,11 +95,30 @@ def test_denoise_digits_beats_noisy_input_pca_and_plain_autoencoder(one_thread):
     assert dae_mse < ae_mse, (dae_mse, ae_mse)
 
 
-def test_denoise_is_inverse_transform_of_transform(X_small):
+def test_denoise_without_impulse_threshold_is_inverse_transform_of_transform(X_small):
     dae = DenoisingAutoEncoder(n_components=2, batch_norm=True, **FAST).fit(X_small)
     expected = dae.inverse_transform(dae.transform(X_small))
-    np.testing.assert_allclose(dae.denoise(X_small), expected, rtol=1e-5, atol=1e-5)
+    one_pass = dae.denoise(X_small, impulse_threshold=None)
+    np.testing.assert_allclose(one_pass, expected, rtol=1e-5, atol=1e-5)
     assert dae.denoise(X_small).dtype == np.float32
+    # A threshold no entry reaches changes nothing.
+    np.testing.assert_array_equal(dae.denoise(X_small, impulse_threshold=1e9), one_pass)
+
+
+@pytest.mark.parametrize("noise", NOISES)
+def test_denoise_replaces_impulses_and_reconstructs_again(X_small, noise):
+    X = (X_small - X_small.mean(0)) / X_small.std(0)
+    dae = DenoisingAutoEncoder(n_components=2, noise=noise, noise_level=0.2, **FAST).fit(X)
+    X_hit = X.copy()
+    X_hit[:, 0] = 50.0  # far beyond 3 training deviations of any reconstruction
+    X_rec = dae.denoise(X_hit, impulse_threshold=None)
+    far = np.abs(X_hit - X_rec) > 3 * X.std(0)
+    assert far[:, 0].all()
+    # Masking fills in the value its network learned to fill in, the others the
+    # reconstruction.
+    fill = X.mean(0) if noise == "masking" else X_rec
+    expected = dae.denoise(np.where(far, fill, X_hit), impulse_threshold=None)
+    np.testing.assert_allclose(dae.denoise(X_hit), expected, rtol=1e-5, atol=1e-5)
 
 
 # -- the corruptions ---------------------------------------------------------
@@ -109,9 +129,18 @@ def test_gaussian_noise_scale_is_level_times_feature_std(X_small, noise_level):
     assert isinstance(dae.net_.corruption, GaussianNoise)
     X = np.tile(X_small, (200, 1))  # 12,000 rows with X_small's spread
     x, x_tilde = _corrupt(dae, X)
-    noise = (x_tilde - x).numpy() / X_small.std(axis=0)  # in feature stds
-    np.testing.assert_allclose(noise.std(axis=0), noise_level, rtol=0.05)
+    # Each feature's scale is floored at NOISE_FLOOR of the typical one, and each
+    # row's level is noise_level times a draw from U(*LEVEL_RANGE).
+    std = X_small.std(axis=0)
+    scale = np.maximum(std, NOISE_FLOOR * std.mean())
+    low, high = LEVEL_RANGE
+    rms = np.sqrt((high**3 - low**3) / (3 * (high - low)))  # of U(low, high)
+    noise = (x_tilde - x).numpy() / scale
+    np.testing.assert_allclose(noise.std(axis=0), noise_level * rms, rtol=0.05)
     np.testing.assert_allclose(noise.mean(axis=0), 0, atol=0.05)
+    # The level is drawn per row: rows differ in spread.
+    row_std = noise.std(axis=1)
+    assert row_std.max() > 2.5 * row_std.min()
 
 
 def test_gaussian_noise_reaches_features_constant_in_training(X_small):
@@ -120,7 +149,9 @@ def test_gaussian_noise_reaches_features_constant_in_training(X_small):
     x, x_tilde = _corrupt(dae, np.tile(X, (200, 1)))
     noise = (x_tilde - x).numpy()
     typical = X_small.std(axis=0).mean()
-    np.testing.assert_allclose(noise[:, -1].std(), 0.5 * typical, rtol=0.05)
+    low, high = LEVEL_RANGE
+    rms = np.sqrt((high**3 - low**3) / (3 * (high - low)))
+    np.testing.assert_allclose(noise[:, -1].std(), 0.5 * rms * typical, rtol=0.05)
 
 
 @pytest.mark.parametrize("noise", ["masking", "swap"])

@@ -9,6 +9,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neural_network import MLPClassifier
 
 from skae import AutoEncoderTransformer, DisentangledAutoEncoder, TrainingDivergedError
+from skae._disentangle.estimator import ROW_MMD_WEIGHT
 from skae.datasets import GroupRenderer
 
 N_GROUPS = 8
@@ -107,9 +108,12 @@ def test_auto_sizes_follow_the_kind_of_input(sequences):
     assert model.transform(X).shape == (*X.shape[:2], 3)
     assert (model.net_.batch_size, model.net_.max_epochs) == (32, 50)
     assert model.n_iter_ <= 50 and model.module_.to_code.in_channels == 256
+    # The sequences' weight of the discrepancy term stays the one tuned on speech.
+    assert model.module_.mmd_weight == 10.0
     rows = X[:, 0]
     model.set_params(max_epochs=1).fit(rows, y)
-    assert model.transform(rows).shape == (len(rows), 8) and model.net_.batch_size == 256
+    assert model.transform(rows).shape == (len(rows), 8) and model.net_.batch_size == 512
+    assert model.module_.mmd_weight == ROW_MMD_WEIGHT
     assert [
         layer.out_features
         for layer in model.module_.encoder.modules()
@@ -131,7 +135,7 @@ def test_adversary_alone_leaves_the_group_in_a_wide_code(rows):
     wide = dict(n_components=16, group_dim=4, max_epochs=60, **FAST)
     adversarial = DisentangledAutoEncoder(method="adversarial", **wide).fit(X, y)
     mmd = DisentangledAutoEncoder(method="mmd", **wide).fit(X, y)
-    assert mmd.module_.adversary is None and mmd.module_.mmd_weight == 10.0
+    assert mmd.module_.adversary is None and mmd.module_.mmd_weight == ROW_MMD_WEIGHT
     leaked = group_accuracy(adversarial.transform(X), y)
     hidden = group_accuracy(mmd.transform(X), y)
     assert hidden < 1 / N_GROUPS + 0.15 < leaked, (hidden, leaked)
