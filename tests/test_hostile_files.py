@@ -375,3 +375,90 @@ def test_save_is_atomic_under_os_replace(saved, X, monkeypatch):
     [(source, target)] = calls
     assert os.path.dirname(source) == str(saved.parent) and target == str(saved)
     skae.load(saved)
+
+
+# -- 6: NaN decisions ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved_detector(X, tmp_path_factory):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skae import AEOutlierDetector
+
+    folder = tmp_path_factory.mktemp("detector")
+    detector = AEOutlierDetector(AutoEncoderTransformer(**TINY), n_trim_steps=1, random_state=0)
+    detector.set_params(density_weight=1.0)
+    skae.save(make_pipeline(StandardScaler(), detector).fit(X), folder / "detector.skae")
+    np.savetxt(folder / "rows.csv", X, delimiter=",", header="a,b,c,d,e,f", comments="")
+    return folder
+
+
+def detector_node(manifest):
+    """The JSON node of the detector, the last step of the saved pipeline."""
+    return manifest["object"]["params"]["steps"][-1]["__tuple__"][1]
+
+
+@pytest.mark.parametrize("broken", ["offset_", "score_scale_"])
+def test_nan_decisions_are_outliers(saved_detector, tmp_path, X, broken, capsys):
+    from skae._cli import main
+
+    path = tmp_path / "nan.skae"
+    path.write_bytes((saved_detector / "detector.skae").read_bytes())
+    manifest = json.loads(members_of(path)["skae.json"])
+    state = detector_node(manifest)["state"]
+    if broken == "offset_":
+        edit(path, lambda m: detector_node(m)["state"].update(offset_=np.nan, threshold_=np.nan))
+    else:
+        edit(path, replace={state["score_scale_"]["__array__"]: npy([np.nan, np.nan])})
+    pipeline = skae.load(path)
+    detector = pipeline[-1]
+    assert (pipeline.predict(X) == -1).all()
+    if broken == "offset_":
+        assert detector.labels_.all()
+    out = tmp_path / "scores.csv"
+    main(["score", str(path), str(saved_detector / "rows.csv"), "--out", str(out)])
+    rows = out.read_text().splitlines()[1:]
+    assert len(rows) == len(X) and all(row.split(",")[-2] == "1" for row in rows)
+    err = capsys.readouterr().err
+    assert f"{len(X)} outliers" in err and "NaN" in err, err
+
+
+# -- 3: the command line's files ---------------------------------------------------------
+def test_cli_refuses_out_equal_to_save_model(saved_detector, tmp_path, capsys):
+    from skae._cli import main
+
+    target = tmp_path / "both"
+    with pytest.raises(SystemExit) as stop:
+        main(["detect", str(saved_detector / "rows.csv"), "--out", str(target),
+              "--save-model", str(target)])  # fmt: skip
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--out and --save-model are both" in err and "\n" not in err
+    assert not target.exists()
+
+
+def test_cli_output_failing_part_way_keeps_the_old_file(saved_detector, tmp_path, monkeypatch):
+    import csv
+
+    from skae._cli import main
+
+    out = tmp_path / "scores.csv"
+    out.write_text("keep me")
+    real = csv.writer
+
+    class Failing:
+        def __init__(self, handle):
+            self.writer, self.rows = real(handle), 0
+
+        def writerow(self, row):
+            self.rows += 1
+            if self.rows == 3:
+                raise KeyboardInterrupt
+            self.writer.writerow(row)
+
+    monkeypatch.setattr(csv, "writer", Failing)
+    with pytest.raises(KeyboardInterrupt):
+        main(["score", str(saved_detector / "detector.skae"), str(saved_detector / "rows.csv"),
+              "--out", str(out), "--force", "--quiet"])  # fmt: skip
+    assert out.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
