@@ -323,3 +323,33 @@ def test_no_convergence_warning_when_a_users_early_stopping_stops(X):
         warnings.simplefilter("error")
         ae.fit(X)
     assert ae.n_iter_ == 3
+
+
+def test_ctrl_c_in_the_density_fit_stops_the_detector(X, default_sigint, monkeypatch):
+    """The density model warned and the detector set a threshold on 3 of 60 epochs."""
+    from skae import VariationalAutoEncoder
+    from skae._outlier import detector as detector_module
+
+    def interrupted_density(random_state=None, device="auto"):
+        return VariationalAutoEncoder(
+            max_epochs=60, device="cpu", random_state=random_state, callbacks=[CtrlCAtEpoch(3)]
+        )
+
+    monkeypatch.setattr(detector_module, "default_density", interrupted_density)
+    detector = AEOutlierDetector(AutoEncoderTransformer(**FAST), n_trim_steps=1)
+    with pytest.raises(KeyboardInterrupt):
+        detector.fit(X)
+    assert not hasattr(detector, "density_estimator_")
+    assert not hasattr(detector, "offset_")
+
+
+def test_ctrl_c_in_partial_fit_keeps_the_weights_and_stops_the_loop(X, default_sigint):
+    ae = AutoEncoderTransformer(callbacks=[CtrlCAtEpoch(3)], **FAST)
+    calls = 0
+    with pytest.raises(KeyboardInterrupt, match="partial_fit was interrupted"):
+        for _ in range(10):  # the checkpoint loop of docs/persistence.md
+            calls += 1
+            ae.partial_fit(X)
+    assert calls == 3
+    assert ae.n_iter_ == 3 and len(ae.history_) == 3  # the third epoch's weights are kept
+    assert np.isfinite(ae.transform(X)).all()

@@ -2,6 +2,7 @@
 
 import time
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,6 +28,22 @@ from .defaults import (
     robust_location_scale,
 )
 from .scores import OutlierScoresMixin, tukey_threshold
+
+
+@contextmanager
+def _interrupt_raises():
+    """Ctrl-C in a training phase stops the detector, not just that model.
+
+    The models warn (``TrainingInterruptedWarning``) and keep a half-trained
+    network; a detector would set its threshold on it. The warning becomes a
+    ``KeyboardInterrupt``, and ``fit`` leaves the detector as it was.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingInterruptedWarning)
+        try:
+            yield
+        except TrainingInterruptedWarning:
+            raise KeyboardInterrupt from None
 
 
 class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
@@ -296,11 +313,12 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             device = params.get("device", "auto")
             start = time.perf_counter()
             rows = scores <= np.quantile(scores, 1.0 - self.trim_fraction / 3)
-            density = fit_density(
-                default_density(density_seed, device),
-                X[rows],
-                None if sample_weight is None else sample_weight[rows],
-            )
+            with _interrupt_raises():
+                density = fit_density(
+                    default_density(density_seed, device),
+                    X[rows],
+                    None if sample_weight is None else sample_weight[rows],
+                )
             if self.verbose:
                 print(
                     f"{type(self).__name__}: fitted {type(density).__name__} on "
@@ -330,13 +348,9 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
                 # The default trains a fixed, short budget on purpose: training
                 # to convergence also learns to rebuild the outliers.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-            # Ctrl-C stops the detector, not just the autoencoder in training.
-            warnings.simplefilter("error", TrainingInterruptedWarning)
             start = time.perf_counter()
-            try:
+            with _interrupt_raises():
                 estimator.fit(X_fit, **fit_params)
-            except TrainingInterruptedWarning:
-                raise KeyboardInterrupt from None
         if self.verbose:
             print(
                 f"{type(self).__name__}: fitted {type(estimator).__name__} on {len(X_fit)} "
