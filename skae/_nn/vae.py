@@ -109,7 +109,9 @@ class GaussianVAE(EncoderDecoder):
         kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=1)
         # Per entry, as the engine's criterion averages the likelihood term.
         weight = self.beta * self.kl_ramp / self.n_features
-        return self.likelihood(z), {"kl": weight * kl.mean()}
+        # No argument checks: a diverged network (NaN mean) gives a NaN loss,
+        # which the engine reports as divergence (TrainingDivergedError).
+        return self.likelihood(z, validate_args=False), {"kl": weight * kl.mean()}
 
     def log_likelihood(self, x, n_samples=1, generator=None):
         """Importance-weighted estimate of ``log p(x)`` per row, in nats.
