@@ -27,7 +27,7 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._engine.callbacks import on_terminal, set_callback_params
@@ -48,7 +48,7 @@ from ._engine.data import (
 from ._engine.net import ReconstructionNet
 from ._fitted import FittedNetworkMixin, unchanged_on_error
 from ._nn.mlp import ACTIVATIONS
-from ._utils import check_training_setup, subsample
+from ._utils import check_training_setup, subsample, validate_rows
 from .exceptions import TrainingInterruptedWarning
 
 #: Training codes kept to fit the latent density used by ``sample``.
@@ -368,7 +368,7 @@ class BaseAutoEncoder(
         """
         if getattr(self, "input_shape", None) is not None and getattr(X, "ndim", 2) in (3, 4):
             X = np.asarray(X).reshape(len(X), -1)
-        return validate_data(self, X, reset=reset, dtype=np.float32)
+        return validate_rows(self, X, reset=reset, dtype=np.float32)
 
     def _build_module(self, n_features):
         """Return the ``nn.Module`` to train (on the CPU).

@@ -145,7 +145,7 @@ def test_flipped_byte_in_the_compressed_manifest(saved):
         info = archive.getinfo("skae.json")
     name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
     start = info.header_offset + 30 + name_length + extra_length
-    data[start + info.compress_size // 2] ^= 0xFF
+    data[start] ^= 0x06  # the first block's type becomes 3, which is invalid (zlib.error)
     saved.write_bytes(bytes(data))
     load_refused(saved, "skae.json")
 
@@ -356,10 +356,8 @@ def test_a_save_killed_part_way_keeps_the_old_file(saved, X, how):
 
 def test_a_save_that_fails_keeps_the_old_file(saved, X):
     good = saved.read_bytes()
-    model = AutoEncoderTransformer(**TINY, callbacks=[object()])
-    model.callbacks = None
-    model.fit(X)
-    model._not_saveable = object()
+    model = AutoEncoderTransformer(**TINY).fit(X)
+    model._not_saveable = object()  # found after the manifest was begun
     with pytest.raises(TypeError):
         skae.save(model, saved)
     assert saved.read_bytes() == good

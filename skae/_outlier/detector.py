@@ -13,12 +13,11 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
-    validate_data,
 )
 
 from .._base import DOC_LINK_TEMPLATE
 from .._fitted import unchanged_on_error
-from .._utils import check_flag
+from .._utils import check_flag, validate_rows
 from ..exceptions import TrainingInterruptedWarning
 from .defaults import (
     default_density,
@@ -273,7 +272,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         return self
 
     def _fit(self, X, sample_weight=None):
-        X = validate_data(self, X, dtype=np.float32)
+        X = validate_rows(self, X, dtype=np.float32)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
@@ -418,7 +417,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         check_flag(per_feature, "per_feature")
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = validate_rows(self, X, reset=False, dtype=np.float32)
         errors = self._feature_errors(X)
         return errors if per_feature else errors.mean(axis=1)
 
@@ -441,7 +440,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             an outlier.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = validate_rows(self, X, reset=False, dtype=np.float32)
         return -self._scores(X)
 
     def __sklearn_tags__(self):
