@@ -30,7 +30,7 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._engine.callbacks import on_terminal, set_callback_params
@@ -51,7 +51,7 @@ from ._engine.data import (
 from ._engine.net import ReconstructionNet
 from ._fitted import FittedNetworkMixin, unchanged_on_error
 from ._nn.mlp import ACTIVATIONS
-from ._utils import check_training_setup, subsample
+from ._utils import check_training_setup, subsample, validate_rows
 from .exceptions import TrainingInterruptedWarning
 
 #: Training codes kept to fit the latent density used by ``sample``.
@@ -199,12 +199,22 @@ class BaseAutoEncoder(
         otherwise the network is kept only with ``warm_start``. A call that
         raises (bad input, divergence, Ctrl-C outside the training loop)
         leaves the estimator exactly as it was: fitted attributes, weights,
-        optimizer state, history and random state, or unfitted.
+        optimizer state, history and random state, or unfitted. Ctrl-C
+        inside ``fit``'s loop keeps the weights and warns; inside
+        ``partial_fit`` it keeps them and re-raises ``KeyboardInterrupt``, so
+        that a loop of ``partial_fit`` calls stops.
         """
         keep = hasattr(self, "net_") and (partial or self.warm_start)
         restore = functools.partial(self.net_.restore, self.net_.snapshot()) if keep else None
         with unchanged_on_error(self, restore):
             self._train(X, y, partial=partial, keep=keep, sample_weight=sample_weight)
+        if partial and self.net_.interrupted_:
+            # The batches trained before Ctrl-C are kept (the estimator is
+            # consistent), and the caller's loop of partial_fit calls stops.
+            raise KeyboardInterrupt(
+                f"{type(self).__name__}.partial_fit was interrupted; the weights trained "
+                "so far are kept."
+            )
         return self
 
     def _train(self, X, y, *, partial, keep, sample_weight=None):
@@ -253,6 +263,8 @@ class BaseAutoEncoder(
 
     def _warn_how_training_ended(self, net, stopper, n_epochs):
         name, max_epochs = type(self).__name__, self._resolved("max_epochs")
+        if net.interrupted_ and stopper is None:
+            return  # partial_fit: _fit re-raises the KeyboardInterrupt
         if net.interrupted_:
             warnings.warn(
                 f"{name} training was interrupted (KeyboardInterrupt) after "
@@ -382,7 +394,7 @@ class BaseAutoEncoder(
         """
         if getattr(self, "input_shape", None) is not None and getattr(X, "ndim", 2) in (3, 4):
             X = np.asarray(X).reshape(len(X), -1)
-        return validate_data(self, X, reset=reset, dtype=np.float32)
+        return validate_rows(self, X, reset=reset, dtype=np.float32)
 
     def _build_module(self, n_features):
         """Return the ``nn.Module`` to train (on the CPU).

@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ._demo import run_demo
 from ._outlier.detector import AEOutlierDetector
-from ._persistence import load, save
+from ._persistence import atomic_write, load, save
 
 #: Cells that parse as floats but are no values a detector can use.
 _MISSING = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
@@ -164,6 +164,12 @@ def _load_detector(path):
 
 
 def detect(args):
+    if (
+        args.out
+        and args.save_model
+        and os.path.abspath(args.out) == os.path.abspath(args.save_model)
+    ):
+        _fail(f"--out and --save-model are both {args.out}; give two files")
     _check_new_file(args.out, args.force)
     _check_new_file(args.save_model, args.force)
     pipeline = _load_detector(args.model) if args.model else None
@@ -192,25 +198,31 @@ def detect(args):
     scaled = pipeline[:-1].transform(X) if len(pipeline) > 1 else X
     detector = pipeline[-1]
     anomaly = -detector.score_samples(scaled)
-    # predict's own rule, without scoring the rows a second time.
-    outlier = (-anomaly - detector.offset_) < 0
+    # predict's own rule (a NaN decision is an outlier), without scoring twice.
+    outlier = ~((-anomaly - detector.offset_) >= 0)
     errors = detector.reconstruction_error(scaled, per_feature=True) / detector.feature_scale_
     worst = [names[j] for j in np.argmax(errors, axis=1)]
 
-    out = open(args.out, "w", newline="") if args.out else sys.stdout
-    try:
+    # A file is written whole or not at all (a killed run keeps the old one).
+    with (
+        atomic_write(args.out, "w", newline="")
+        if args.out
+        else contextlib.nullcontext(sys.stdout) as out
+    ):
         writer = csv.writer(out)
         writer.writerow([*all_names, "anomaly_score", "is_anomaly", "worst_column"])
         for i, row in enumerate(cells):
             writer.writerow([*row, f"{anomaly[i]:.10g}", int(outlier[i]), worst[i]])
-    finally:
-        if args.out:
-            out.close()
     say(
         f"{len(X)} rows, {len(names)} numeric columns: {int(outlier.sum())} outliers "
         f"({outlier.mean():.1%}; anomaly score above {detector.threshold_:.4g})"
     )
-    for i in np.argsort(anomaly)[::-1][: min(5, int(outlier.sum()))]:
+    if not np.isfinite(detector.threshold_) or np.isnan(anomaly).any():
+        say(
+            "warning: the model gives NaN scores or a NaN threshold; those rows are counted "
+            "as outliers (the model file may be damaged)"
+        )
+    for i in np.argsort(np.nan_to_num(anomaly, nan=np.inf))[::-1][: min(5, int(outlier.sum()))]:
         say(f"  row {i + 1}: anomaly score {anomaly[i]:.4g}, worst rebuilt column {worst[i]!r}")
 
 

@@ -22,8 +22,11 @@ import hashlib
 import importlib
 import io
 import json
+import math
 import os
+import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 import sklearn
@@ -78,6 +81,27 @@ FORMAT_1_NAMES = {
     "sklearn.preprocessing._data.Normalizer": "sklearn.preprocessing.Normalizer",
     "sklearn.decomposition._pca.PCA": "sklearn.decomposition.PCA",
 }
+#: The largest manifest (``skae.json``) a model file may have, uncompressed.
+#: A network's weights are arrays, not JSON: the manifest holds parameters and
+#: the training history, about 80 bytes a batch, so this allows 1.6 million
+#: batches (300 epochs of 1.4 million rows in batches of 256).
+MAX_MANIFEST_BYTES = 128 * 2**20
+#: The arrays of a file may hold at most this many times the bytes of the
+#: networks it describes (weights, two moments of Adam, fitted attributes)...
+ARRAY_BYTES_PER_NETWORK_BYTE = 4
+#: ... plus this many bytes (fitted attributes of estimators without a network).
+ARRAY_BYTES_ALLOWANCE = 64 * 2**20
+#: The compressions that skae writes (and so reads): deflate bounds what it
+#: inflates per read, and LZMA or BZIP2 members are refused.
+_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+#: Errors that reading a member (or parsing the manifest) may raise.
+_READ_ERRORS = (
+    KeyError, zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError,
+    RuntimeError, MemoryError, RecursionError, ValueError,
+)  # fmt: skip
+#: Arrays up to this size are read whole when the file is checked (numpy
+#: scalars among the parameters, ``classes_``); larger ones by their header.
+_DRY_READ_BYTES = 2**16
 #: Fitted caches that are recomputed on demand, so never saved.
 _CACHES = {"_latent_density": None}
 #: Optimizer-group options that depend on the device, not on training.
@@ -253,37 +277,155 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in writer.arrays.items()},
         "object": root,
     }
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(MANIFEST, json.dumps(manifest))
-        for name, data in writer.arrays.items():
-            archive.writestr(name, data)
+    with atomic_write(path) as handle:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(MANIFEST, json.dumps(manifest))
+            for name, data in writer.arrays.items():
+                archive.writestr(name, data)
+
+
+class atomic_write:
+    """Write a file in one step: a temporary file in the same folder, then ``os.replace``.
+
+    A write that is killed (SIGKILL, SIGTERM, Ctrl-C) or fails part-way
+    leaves the file at ``path`` as it was, and no temporary file behind but
+    after SIGKILL. Used as ``with atomic_write(path, "w") as handle:``;
+    ``mode`` is ``"wb"`` (default) or a text mode with ``**kwargs`` of
+    :func:`open`.
+    """
+
+    def __init__(self, path, mode="wb", **kwargs):
+        self.path = os.fspath(path)
+        self.mode = mode
+        self.kwargs = kwargs
+
+    def __enter__(self):
+        folder = os.path.dirname(os.path.abspath(self.path))
+        fd, self.tmp = tempfile.mkstemp(
+            dir=folder, prefix=f".{os.path.basename(self.path)}.", suffix=".tmp"
+        )
+        self.handle = os.fdopen(fd, self.mode, **self.kwargs)
+        return self.handle
+
+    def __exit__(self, kind, error, traceback):
+        try:
+            self.handle.close()
+            if kind is None:
+                # The mode of a new file, as open() would have made it.
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(self.tmp, 0o666 & ~umask)
+                os.replace(self.tmp, self.path)
+        finally:
+            if os.path.exists(self.tmp):
+                os.unlink(self.tmp)
+        return False
 
 
 # -- reading ----------------------------------------------------------------
-class _Reader:
-    """Rebuilds objects from JSON nodes and the archive's arrays."""
+def _nbytes(shape, dtype):
+    return math.prod(shape) * dtype.itemsize
 
-    def __init__(self, archive, digests, device, format_version=FORMAT_VERSION):
+
+def _state_bytes(module):
+    return sum(_nbytes(t.shape, t.dtype) for t in module.state_dict().values())
+
+
+class _Reader:
+    """Rebuilds objects from JSON nodes and the archive's arrays.
+
+    A ``dry`` reader reads only the headers of the arrays (giving zero-cost
+    stand-ins of their shape and dtype) and builds networks on the ``meta``
+    device: it checks the file against the networks it describes, and adds up
+    their bytes (``network_bytes``), before anything is allocated.
+    """
+
+    def __init__(self, archive, digests, device, format_version=FORMAT_VERSION, *, dry=False):
         self.archive = archive
         self.digests = digests
         self.device = device
         self.format_version = format_version
+        self.dry = dry
+        self.network_bytes = 0
+
+    def member(self, name):
+        """The zip directory entry of ``name``, which must be one skae could have written."""
+        try:
+            info = self.archive.getinfo(name)
+        except KeyError:
+            raise ModelFileError(f"The model file lacks {name!r}.") from None
+        if info.flag_bits & 0x1:
+            raise ModelFileError(f"The model file's {name!r} is encrypted; skae never encrypts.")
+        if info.compress_type not in _COMPRESSIONS:
+            raise ModelFileError(
+                f"The model file's {name!r} uses compression method {info.compress_type}; "
+                "skae writes only stored or deflated members."
+            )
+        return info
 
     def array(self, name):
-        if name not in self.digests:
-            raise ModelFileError(f"The model file refers to an unlisted array {name!r}.")
+        if not isinstance(name, str) or name not in self.digests:
+            raise ModelFileError(f"The model file refers to an unlisted array {name!r:.80}.")
+        info = self.member(name)
+        if self.dry:
+            self._check_digest(name, info)
+            return self._array_header(name, info)
         try:
             data = self.archive.read(name)
-        except (KeyError, zipfile.BadZipFile, OSError) as exc:
+        except _READ_ERRORS as exc:
             raise ModelFileError(f"The model file lacks or cannot read {name!r}: {exc}") from None
         if hashlib.sha256(data).hexdigest() != self.digests[name]:
-            raise ModelFileError(f"The model file's {name!r} does not match its digest.")
+            raise ModelFileError(f"The model file's {name!r} does not match its digest (altered).")
         try:
             return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
         except ValueError as exc:
             raise ModelFileError(
                 f"The model file's {name!r} cannot be read without pickle: {exc}"
             ) from None
+
+    def _check_digest(self, name, info):
+        """Hash the member a megabyte at a time (its data is not kept)."""
+        digest = hashlib.sha256()
+        try:
+            with self.archive.open(info) as handle:
+                while chunk := handle.read(2**20):
+                    digest.update(chunk)
+        except _READ_ERRORS as exc:
+            raise ModelFileError(f"The model file lacks or cannot read {name!r}: {exc}") from None
+        if digest.hexdigest() != self.digests[name]:
+            raise ModelFileError(f"The model file's {name!r} does not match its digest (altered).")
+
+    def _array_header(self, name, info):
+        """A stand-in of the array ``name`` with its shape and dtype, read from its header.
+
+        The member's size in the zip directory must be exactly what the
+        header says (the reading of the data is bounded by that size).
+        """
+        try:
+            with self.archive.open(info) as handle:
+                version = np.lib.format.read_magic(handle)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+                else:
+                    raise ValueError(f"npy format version {version}")
+                offset = handle.tell()
+        except _READ_ERRORS as exc:
+            raise ModelFileError(f"The model file cannot read {name!r}: {exc}") from None
+        if dtype.hasobject or dtype.itemsize == 0:
+            raise ModelFileError(
+                f"The model file's {name!r} cannot be read without pickle: a {dtype} array."
+            )
+        if info.file_size != offset + _nbytes(shape, dtype):
+            raise ModelFileError(
+                f"The model file's {name!r} is {info.file_size} bytes, not the "
+                f"{offset + _nbytes(shape, dtype)} its header describes (altered)."
+            )
+        if info.file_size <= _DRY_READ_BYTES:  # small: its values may size the network
+            with self.archive.open(info) as handle:
+                return np.lib.format.read_array(handle, allow_pickle=False)
+        return np.broadcast_to(np.zeros((), dtype), shape)
 
     def decode(self, node):
         if node is None or isinstance(node, (bool, int, float, str)):
@@ -300,7 +442,11 @@ class _Reader:
         if kind == "__scalar__":
             return self.decode(node["__scalar__"])[()]
         if kind == "__tensor__":
-            return torch.from_numpy(np.array(self.decode(node["__tensor__"])))
+            array = self.decode(node["__tensor__"])
+            if self.dry:
+                dtype = torch.from_numpy(np.zeros(0, array.dtype)).dtype
+                return torch.empty(array.shape, dtype=dtype, device="meta")
+            return torch.from_numpy(np.array(array))
         if kind == "__tuple__":
             return tuple(self.decode(item) for item in node["__tuple__"])
         if kind == "__dict__":
@@ -311,7 +457,7 @@ class _Reader:
             return _optimizer_class(node["__optimizer__"])
         if kind == "__estimator__":
             return self.estimator(node)
-        raise ModelFileError(f"Unknown entry {kind!r} in the model file.")
+        raise ModelFileError(f"Unknown entry {kind!r:.80} in the model file.")
 
     def estimator(self, node):
         name = node["__estimator__"]
@@ -332,21 +478,27 @@ class _Reader:
         return estimator
 
     def net(self, estimator, node):
-        device = self.device or loadable_device(node["device"])
         # Build with the parameters of the last training call: parameters set
         # since then (set_params without fit) must not change the network.
         builder = type(estimator)(**getattr(estimator, "_trained_with", {}))
         for key, value in vars(estimator).items():
             if key not in builder.get_params(deep=False):
                 setattr(builder, key, value)
+        if self.dry:
+            return self._check_net(builder, estimator.n_features_in_, node)
+        device = self.device or loadable_device(node["device"])
         net = builder._make_net(estimator.n_features_in_, torch.device(device), seed=0)
+        weights = self.decode(node["module"])
+        optimizer_state = self.decode(node["optimizer"])
         try:
-            net.module_.load_state_dict(self.decode(node["module"]))
+            net.module_.load_state_dict(weights)
             fresh = [dict(group) for group in net.optimizer_.param_groups]
-            net.optimizer_.load_state_dict(self.decode(node["optimizer"]))
-        except (RuntimeError, ValueError, KeyError) as exc:
+            _check_optimizer_state(net.optimizer_, optimizer_state)
+            net.optimizer_.load_state_dict(optimizer_state)
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise ModelFileError(
-                f"The weights in the model file do not fit the estimator it describes: {exc}"
+                "The model file was altered: its weights or optimizer state do not fit the "
+                f"network it describes: {exc}"
             ) from None
         for group, new in zip(net.optimizer_.param_groups, fresh):
             group.update({key: new[key] for key in _DEVICE_OPTIONS if key in new})
@@ -354,6 +506,103 @@ class _Reader:
         net.generator.set_state(self.decode(node["generator"]))
         net.interrupted_ = False
         return net
+
+    def _check_net(self, builder, n_features, node):
+        """Check the weights in ``node`` against the network ``builder`` describes, on ``meta``."""
+        if not isinstance(n_features, int) or n_features < 1:
+            raise ModelFileError(f"The model file's n_features_in_ is {n_features!r:.40}.")
+        with torch.device("meta"):
+            module = builder._build_module(n_features)
+        self.network_bytes += _state_bytes(module)
+        expected = module.state_dict()
+        weights = self.decode(node["module"])
+        if not isinstance(weights, dict) or list(weights) != list(expected):
+            raise ModelFileError(
+                "The model file was altered: its weights are not those of the network it "
+                f"describes (names {list(weights)[:4]!r:.120}..., expected {list(expected)[:4]})."
+            )
+        for key, tensor in expected.items():
+            got = weights[key]
+            if not isinstance(got, torch.Tensor) or got.shape != tensor.shape:
+                raise ModelFileError(
+                    f"The model file was altered: weight {key!r} has shape "
+                    f"{tuple(getattr(got, 'shape', ()))}, but the network it describes has "
+                    f"{tuple(tensor.shape)}."
+                )
+        self.decode(node["optimizer"])  # headers only: checked against the built net later
+        return None
+
+
+def _check_optimizer_state(optimizer, state_dict):
+    """Refuse optimizer state whose tensors do not match their parameters.
+
+    torch's ``load_state_dict`` does not compare shapes, and its fused CPU
+    kernels write out of bounds on a smaller moment (the interpreter
+    aborts). Every tensor of a parameter's state is a 0-d count (``step``)
+    or has the parameter's shape and, when floating, its dtype.
+    """
+    if not isinstance(state_dict, dict) or not isinstance(state_dict.get("param_groups"), list):
+        raise ValueError("the optimizer state has no param_groups")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    ids = [i for group in state_dict["param_groups"] for i in group.get("params", ())]
+    if len(ids) != len(params) or len(set(ids)) != len(ids):
+        raise ValueError(f"the optimizer state lists {len(ids)} parameters, not {len(params)}")
+    by_id = dict(zip(ids, params))
+    state = state_dict.get("state", {})
+    if not isinstance(state, dict):
+        raise ValueError("the optimizer state is not a mapping")
+    factored = type(optimizer).__name__ == "Adafactor"
+    for key, values in state.items():
+        if key not in by_id or not isinstance(values, dict):
+            raise ValueError(f"optimizer state for an unknown parameter {key!r:.40}")
+        param = by_id[key]
+        for name, value in values.items():
+            if not isinstance(value, torch.Tensor) or value.ndim == 0:
+                continue
+            shape_ok = value.shape == param.shape
+            if factored:  # factored second moments broadcast to the parameter
+                shape_ok = value.ndim == param.ndim and all(
+                    v in (1, p) for v, p in zip(value.shape, param.shape)
+                )
+            if not shape_ok:
+                raise ValueError(
+                    f"optimizer state {name!r} of a parameter of shape {tuple(param.shape)} "
+                    f"has shape {tuple(value.shape)}"
+                )
+            if value.dtype != param.dtype:
+                raise ValueError(
+                    f"optimizer state {name!r} is {value.dtype}, its parameter {param.dtype}"
+                )
+
+
+def _read_manifest(archive, path):
+    reader = _Reader(archive, {}, None)
+    info = reader.member(MANIFEST)
+    if info.file_size > MAX_MANIFEST_BYTES:
+        raise ModelFileError(
+            f"{path}: {MANIFEST} is {info.file_size} bytes, more than a model file's "
+            f"manifest may be ({MAX_MANIFEST_BYTES})."
+        )
+    try:
+        with archive.open(info) as handle:
+            text = handle.read(MAX_MANIFEST_BYTES + 1)
+        if len(text) > MAX_MANIFEST_BYTES:
+            raise ValueError("it inflates beyond its size in the zip directory")
+        return json.loads(text)
+    except _READ_ERRORS as exc:
+        kind = type(exc).__name__
+        raise ModelFileError(f"{path}: cannot read {MANIFEST} ({kind}: {exc})") from None
+
+
+def _check_sizes(archive, digests, network_bytes, path):
+    """Refuse arrays that hold far more than the networks the file describes need."""
+    total = sum(archive.getinfo(name).file_size for name in digests)
+    budget = ARRAY_BYTES_PER_NETWORK_BYTE * network_bytes + ARRAY_BYTES_ALLOWANCE
+    if total > budget:
+        raise ModelFileError(
+            f"{path}: its arrays are {total} bytes, far more than the networks it describes "
+            f"need ({network_bytes} bytes of weights); the file was altered."
+        )
 
 
 def load(path: str | os.PathLike, device: str | torch.device | None = None) -> BaseEstimator:
@@ -377,39 +626,51 @@ def load(path: str | os.PathLike, device: str | torch.device | None = None) -> B
     ------
     skae.ModelFileError
         If the file is not a skae model file, is of a newer format, was
-        truncated or altered, or names a class outside the allowlist.
+        truncated or altered, names a class outside the allowlist, or holds
+        more data than the networks it describes need.
 
     Notes
     -----
     Files made with pickle or joblib (``joblib.dump(estimator)``) run code
     when they are loaded: load those only from sources you trust, as
     scikit-learn's documentation says. Files of :func:`save` are safe to load
-    from anyone; a hostile one can at worst describe a wrong model.
+    from anyone; a hostile one can at worst describe a wrong model. Before
+    anything is allocated, the file is read once without its array data: the
+    networks it describes are built on the ``meta`` device, its weights must
+    have their shapes, and its members may hold at most
+    :data:`ARRAY_BYTES_PER_NETWORK_BYTE` times their bytes (plus
+    :data:`ARRAY_BYTES_ALLOWANCE`); the manifest at most
+    :data:`MAX_MANIFEST_BYTES`. Optimizer state must match its parameters.
     """
     try:
         with zipfile.ZipFile(path) as archive:
-            try:
-                manifest = json.loads(archive.read(MANIFEST))
-            except KeyError:
-                raise ModelFileError(f"{path} has no {MANIFEST}: not a skae model file.") from None
+            manifest = _read_manifest(archive, path)
             if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
                 raise ModelFileError(f"{path} is not a skae model file.")
             version = manifest.get("format_version")
             if version not in READABLE_VERSIONS:
                 raise ModelFileError(
-                    f"{path} has format version {version!r}; this skae reads versions "
+                    f"{path} has format version {version!r:.40}; this skae reads versions "
                     f"{', '.join(map(str, READABLE_VERSIONS))}."
                 )
+            root = manifest.get("object")
+            if not isinstance(root, dict) or not isinstance(root.get("__estimator__"), str):
+                raise ModelFileError(f"{path} holds no estimator: its root is {root!r:.60}.")
+            digests = manifest.get("sha256", {})
+            if not isinstance(digests, dict):
+                raise ModelFileError(f"{path} is malformed: its digests are not a mapping.")
             device = None if device is None else str(resolve_device(device))
-            reader = _Reader(archive, manifest.get("sha256", {}), device, version)
             try:
-                return reader.decode(manifest["object"])
+                dry = _Reader(archive, digests, device, version, dry=True)
+                dry.decode(root)
+                _check_sizes(archive, digests, dry.network_bytes, path)
+                return _Reader(archive, digests, device, version).decode(root)
             except ModelFileError:
                 raise
             except (
                 TypeError, KeyError, IndexError, AttributeError, ValueError,
-                RuntimeError, ImportError, RecursionError, OverflowError,
+                RuntimeError, ImportError, RecursionError, OverflowError, MemoryError,
             ) as exc:  # fmt: skip
                 raise ModelFileError(f"{path} is malformed: {type(exc).__name__}: {exc}") from None
-    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, EOFError) as exc:
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
         raise ModelFileError(f"{path} is not a readable skae model file: {exc}") from None

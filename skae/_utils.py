@@ -9,7 +9,40 @@ subsampler.
 from numbers import Integral
 
 import numpy as np
+from sklearn.utils.validation import validate_data
 from skorch.callbacks import Callback
+
+
+def check_no_datetimes(X, name="X"):
+    """Raise a TypeError if ``X`` holds dates or durations.
+
+    numpy converts ``datetime64`` and ``timedelta64`` values to floats
+    without a word (seconds or nanoseconds since 1970, by the unit), so a
+    table with a time column would train on numbers in the 1e9-1e18 range.
+    Arrays, pandas DataFrames (by column) and lists of arrays are checked.
+    """
+    if hasattr(X, "dtypes") and not isinstance(X.dtypes, np.dtype):  # a DataFrame
+        items = list(zip(X.columns, X.dtypes))
+    elif hasattr(X, "dtype"):
+        items = [(None, X.dtype)]
+    elif isinstance(X, (list, tuple)) and X and hasattr(X[0], "dtype"):
+        items = [(None, x.dtype) for x in X]
+    else:
+        items = []
+    for column, dtype in items:
+        if getattr(dtype, "kind", None) in ("M", "m"):
+            where = name if column is None else f"column {column!r} of {name}"
+            raise TypeError(
+                f"{where} holds {dtype} values (dates or durations), which would silently "
+                "become huge numbers; convert them to numeric features first (e.g. seconds "
+                "since a reference time, scaled) or drop them."
+            )
+
+
+def validate_rows(estimator, X, *args, **kwargs):
+    """scikit-learn's ``validate_data``, refusing dates first (:func:`check_no_datetimes`)."""
+    check_no_datetimes(X)
+    return validate_data(estimator, X, *args, **kwargs)
 
 
 def check_positive_int(value, name):

@@ -112,3 +112,43 @@ def test_corpus_cache_round_trip(tmp_path):
     # Other arguments, another file.
     datasets.make_speech_corpus(1, voices, n_mels=40, cache_dir=tmp_path)
     assert len(list(tmp_path.iterdir())) == 2
+
+
+needs_espeak = pytest.mark.skipif(
+    not _has_espeak(), reason="needs the espeak-ng program (apt-get install espeak-ng)"
+)
+
+#: A user's first script: top-level code, no ``if __name__ == "__main__":``.
+PLAIN_SCRIPT = """
+from skae.datasets import _espeak
+spoken = _espeak.speak_fresh([("hello there", "en", 50, 150), ("good day", "en+f2", 60, 160)], 2)
+print([(len(audio) > 1000, rate, len(phones) > 2) for audio, rate, phones in spoken])
+"""
+
+
+@needs_espeak
+def test_fresh_speakers_work_from_a_here_document():
+    """The forkserver children re-ran the caller's __main__: BrokenProcessPool."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-"], input=PLAIN_SCRIPT, capture_output=True, text=True, env=env,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stdout.strip() == "[(True, 22050, True), (True, 22050, True)]"
+
+
+@needs_espeak
+def test_fresh_speakers_repeat_themselves_and_name_a_missing_voice():
+    job = ("the same words", "en", 50, 150)
+    first = _espeak.speak_fresh([job, ("other words", "en", 40, 140)])[0]
+    _espeak.speak("something else first", "en+f2", 50, 150)
+    again = _espeak.speak_fresh([job])[0]
+    np.testing.assert_array_equal(first[0], again[0])
+    assert first[2] == again[2]
+    with pytest.raises(ValueError, match="no voice 'zz-nonexistent'"):
+        _espeak.speak_fresh([("words", "zz-nonexistent", 50, 150)])

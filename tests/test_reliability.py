@@ -5,6 +5,7 @@ One regression test per reproduction of the reliability issue, on
 """
 
 import pickle
+import re
 import signal
 import warnings
 
@@ -359,3 +360,98 @@ def test_failed_warm_fit_keeps_the_precision_of_inference(X):
         ae.set_params(precision="bf16").fit(X * 1e30)
     assert ae.net_.precision == "fp32"
     assert_same_state(before, fitted_state(ae, X))
+
+
+def test_ctrl_c_in_the_density_fit_stops_the_detector(X, default_sigint, monkeypatch):
+    """The density model warned and the detector set a threshold on 3 of 60 epochs."""
+    from skae import VariationalAutoEncoder
+    from skae._outlier import detector as detector_module
+
+    def interrupted_density(random_state=None, device="auto"):
+        return VariationalAutoEncoder(
+            max_epochs=60, device="cpu", random_state=random_state, callbacks=[CtrlCAtEpoch(3)]
+        )
+
+    monkeypatch.setattr(detector_module, "default_density", interrupted_density)
+    detector = AEOutlierDetector(AutoEncoderTransformer(**FAST), n_trim_steps=1)
+    with pytest.raises(KeyboardInterrupt):
+        detector.fit(X)
+    assert not hasattr(detector, "density_estimator_")
+    assert not hasattr(detector, "offset_")
+
+
+def test_ctrl_c_in_partial_fit_keeps_the_weights_and_stops_the_loop(X, default_sigint):
+    ae = AutoEncoderTransformer(callbacks=[CtrlCAtEpoch(3)], **FAST)
+    calls = 0
+    with pytest.raises(KeyboardInterrupt, match="partial_fit was interrupted"):
+        for _ in range(10):  # the checkpoint loop of docs/persistence.md
+            calls += 1
+            ae.partial_fit(X)
+    assert calls == 3
+    assert ae.n_iter_ == 3 and len(ae.history_) == 3  # the third epoch's weights are kept
+    assert np.isfinite(ae.transform(X)).all()
+
+
+# -- (7) divergence that keeps every loss finite says so ---------------------------
+def test_a_loss_rising_far_above_the_first_is_divergence(X):
+    ae = AutoEncoderTransformer(**{**FAST, "lr": 1e3, "batch_size": 8, "max_epochs": 5})
+    with pytest.raises(TrainingDivergedError, match=r"rose from .* Lower `lr` \(it is 1000"):
+        ae.fit(X)
+    assert not hasattr(ae, "net_")
+
+
+def test_vae_divergence_is_the_package_error(X):
+    from skae import VariationalAutoEncoder
+
+    # Finite huge rows: the likelihood's parameters become NaN (torch's
+    # "Expected parameter scale ... Real()" ValueError before).
+    vae = VariationalAutoEncoder(**{**FAST, "lr": 1e3, "batch_size": 8, "max_epochs": 3})
+    with pytest.raises(TrainingDivergedError, match="Training diverged"):
+        vae.fit(X * 1e18)
+    assert not hasattr(vae, "net_")
+
+
+def test_a_failed_partial_fit_leaves_the_network_in_evaluation_mode(X):
+    ae = AutoEncoderTransformer(**FAST).fit(X)
+    assert not ae.module_.training
+    ae.set_params(lr=1e3, batch_size=8)
+    with pytest.raises(TrainingDivergedError):
+        for _ in range(5):
+            ae.partial_fit(X)
+    assert not ae.module_.training
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_vq_and_the_disentangler_train_in_half_precision(X, precision):
+
+    small = dict(hidden_layer_sizes=(8,), max_epochs=2, device="cpu", random_state=0)
+    for n_codebooks in (1, 2):
+        vq = VQTransformer(n_codes=4, n_codebooks=n_codebooks, precision=precision, **small)
+        codes = vq.fit(X).transform(X)
+        assert codes.shape == (len(X), n_codebooks) and (codes >= 0).all() and (codes < 4).all()
+    y = np.arange(len(X)) % 2
+    dae = DisentangledAutoEncoder(n_components=2, group_dim=2, n_codes=4, precision=precision,
+                                  **small).fit(X, y)  # fmt: skip
+    assert np.isfinite(dae.transform(X)).all()
+
+
+# -- (9) dates are not numbers ---------------------------------------------------------
+@pytest.mark.parametrize("kind", ["datetime64[s]", "timedelta64[ms]", "frame"])
+def test_dates_and_durations_are_refused(kind):
+    import pandas as pd
+
+    if kind == "frame":
+        X = pd.DataFrame({"a": np.arange(20.0), "when": pd.date_range("2020", periods=20)})
+        match = "column 'when' of X holds datetime64"
+    else:
+        X = np.arange(40).reshape(20, 2).astype(kind)
+        match = re.escape(f"X holds {kind} values")
+    for estimator in (
+        AutoEncoderTransformer(**FAST),
+        AEOutlierDetector(AutoEncoderTransformer(**FAST)),
+    ):
+        with pytest.raises(TypeError, match=match):
+            estimator.fit(X)
+    fitted = AutoEncoderTransformer(**FAST).fit(np.zeros((20, 2)))
+    with pytest.raises(TypeError, match="dates or durations"):
+        fitted.transform(np.arange(40).reshape(20, 2).astype("datetime64[s]"))

@@ -11,7 +11,8 @@ the two the estimator takes from then on (``_sequence_input``).
 
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
-from sklearn.utils.validation import validate_data
+
+from .._utils import validate_rows
 
 
 def is_sequences(X):
@@ -103,7 +104,7 @@ class SequenceInputMixin:
             y = check_sequence_labels(y, len(X), type(self).__name__)
             X, owners = cut_windows(X, self.segment_length)
         else:
-            X, y = validate_data(self, X, y, reset=reset, dtype=np.float32)
+            X, y = validate_rows(self, X, y, reset=reset, dtype=np.float32)
             owners = slice(None)
         self._sequence_input = sequences
         return X, y, owners
@@ -125,7 +126,7 @@ class SequenceInputMixin:
     def _check_input(self, X):
         """Validate rows or sequences for inference: an array or list of arrays."""
         if not self._sequence_input:
-            return validate_data(self, X, reset=False, dtype=np.float32)
+            return validate_rows(self, X, reset=False, dtype=np.float32)
         if not is_sequences(X):
             raise ValueError(
                 "This estimator was fitted on sequences: give a 3-D array "

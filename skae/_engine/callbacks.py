@@ -73,20 +73,36 @@ def set_callback_params(callbacks, params):
 
 
 class DivergenceGuard(Callback):
-    """Stop training at the first batch whose loss is NaN or infinite.
+    """Stop training at a non-finite loss, or at a loss far above the first epoch's.
 
     A skorch callback, installed by :class:`skae._engine.net.ReconstructionNet`
     among its default callbacks: it checks every training and validation
     batch's loss once, as it is read (at once on the CPU, in groups of
     :data:`skae._engine.net.LOSS_READ_BATCHES` on an accelerator), so a diverged
-    epoch does not run to its end.
+    epoch does not run to its end. At the end of every epoch after the first
+    it compares the epoch's training loss with the first epoch's and with the
+    first batch's: a learning rate far too high (Adam at ``lr=1e3``) can keep
+    every loss finite while it rises from 1 to 1e26, and such a model is no
+    model.
+
+    Parameters
+    ----------
+    rise_factor : float, default=1e3
+        Training has diverged when an epoch's training loss exceeds this
+        many times the first epoch's, or its square times the first batch's
+        (of the whole history, across ``partial_fit`` calls; a reference that
+        is not positive, as a likelihood's can be, is not used).
 
     Raises
     ------
     TrainingDivergedError
-        At the first non-finite batch loss, naming the loss, its value and
-        the epoch, with what to try instead.
+        At the first non-finite batch loss, or the first epoch whose loss
+        rose ``rise_factor`` times, naming the loss, its value and the
+        epoch, with what to try instead.
     """
+
+    def __init__(self, rise_factor=1e3):
+        self.rise_factor = rise_factor
 
     def on_epoch_begin(self, net, **kwargs):
         self.checked_ = 0  # batches of this epoch checked so far
@@ -96,6 +112,33 @@ class DivergenceGuard(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         self._check_read(net)  # every loss is read by now
+        if net.history[-1].get("train_loss") is not None:
+            self._check_rise(net)
+
+    def _check_rise(self, net):
+        """Raise when this epoch's training loss is far above where training began.
+
+        Two references, both positive losses of the same history: the first
+        epoch's loss (``rise_factor``), and the first batch's, the loss of
+        the untrained network (``rise_factor ** 2``), which catches a
+        training that diverged within its first epoch.
+        """
+        history = net.history
+        now = history[-1].get("train_loss")
+        first_batch = history[0, "batches"][0].get("train_loss") if history[0, "batches"] else None
+        checks = [(first_batch, self.rise_factor**2, "first batch")]
+        if len(history) >= 2:
+            checks.append((history[0].get("train_loss"), self.rise_factor, "first epoch"))
+        for reference, factor, where in checks:
+            if now is None or reference is None or not 0 < reference < math.inf:
+                continue
+            if now > factor * reference:
+                raise TrainingDivergedError(
+                    f"Training diverged: the training loss rose from {reference:.3g} in the "
+                    f"{where} to {now:.3g} at epoch {history[-1, 'epoch']}. Lower `lr` (it "
+                    f"is {net.lr:g}; try a tenth of it) and scale the input (e.g. "
+                    "StandardScaler)."
+                )
 
     def _check_read(self, net):
         """Check the batches whose losses were read since the last check.

@@ -33,6 +33,8 @@ class NetStateMixin:
             "settings": self._training_settings(),
             "n_epochs": len(self.history),
             "generator": None if self.generator is None else self.generator.get_state(),
+            # Training leaves the module in training mode; a failed call must not.
+            "training": self.module_.training,
         }
 
     #: Settings a training call may change that outlive it: the optimizer
@@ -74,6 +76,7 @@ class NetStateMixin:
         del self.history[snapshot["n_epochs"] :]
         if snapshot["generator"] is not None:
             self.generator.set_state(snapshot["generator"])
+        self.module_.train(snapshot.get("training", False))
 
     def __getstate__(self):
         state = super().__getstate__()

@@ -68,6 +68,11 @@ def cluster_sums(x, codes, n_codes):
     return onehot.sum(0), onehot.T @ x
 
 
+def _full_precision(x):
+    """Autocast off on ``x``'s device: the block computes in float32."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
 class VectorQuantizer(nn.Module):
     """Snap each row to the nearest vector of a learned codebook.
 
@@ -135,12 +140,20 @@ class VectorQuantizer(nn.Module):
 
     def nearest(self, z):
         """Index of the nearest code of each row, ``(batch,)`` int64."""
-        return squared_distances(z, self.codebook.detach()).argmin(1)
+        with _full_precision(z):
+            return squared_distances(z.float(), self.codebook.detach()).argmin(1)
 
     def forward(self, z):
         assert z.ndim == 2 and z.shape[1] == self.code_dim, (
             f"expected rows of width {self.code_dim}, got shape {tuple(z.shape)}"
         )
+        # Under autocast (bf16/fp16 training) the rows come in half precision;
+        # the codebook and its moving averages stay float32 (writing half rows
+        # into them fails), and so do the distances that pick the codes.
+        with _full_precision(z):
+            return self._quantize(z.float())
+
+    def _quantize(self, z):
         if self.training:
             if not self.initialized:
                 self._init_codebook(z.detach())

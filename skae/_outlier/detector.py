@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import Any, Literal
 
@@ -16,13 +17,12 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
-    validate_data,
 )
 
 from .._base import DOC_LINK_TEMPLATE
 from .._fitted import unchanged_on_error
 from .._typing import RandomStateLike
-from .._utils import check_flag
+from .._utils import check_flag, validate_rows
 from ..exceptions import TrainingInterruptedWarning
 from .defaults import (
     default_density,
@@ -32,6 +32,22 @@ from .defaults import (
     robust_location_scale,
 )
 from .scores import OutlierScoresMixin, tukey_threshold
+
+
+@contextmanager
+def _interrupt_raises():
+    """Ctrl-C in a training phase stops the detector, not just that model.
+
+    The models warn (``TrainingInterruptedWarning``) and keep a half-trained
+    network; a detector would set its threshold on it. The warning becomes a
+    ``KeyboardInterrupt``, and ``fit`` leaves the detector as it was.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingInterruptedWarning)
+        try:
+            yield
+        except TrainingInterruptedWarning:
+            raise KeyboardInterrupt from None
 
 
 class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
@@ -263,7 +279,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         return self
 
     def _fit(self, X, sample_weight=None):
-        X = validate_data(self, X, dtype=np.float32)
+        X = validate_rows(self, X, dtype=np.float32)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
@@ -303,11 +319,12 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             device = params.get("device", "auto")
             start = time.perf_counter()
             rows = scores <= np.quantile(scores, 1.0 - self.trim_fraction / 3)
-            density = fit_density(
-                default_density(density_seed, device),
-                X[rows],
-                None if sample_weight is None else sample_weight[rows],
-            )
+            with _interrupt_raises():
+                density = fit_density(
+                    default_density(density_seed, device),
+                    X[rows],
+                    None if sample_weight is None else sample_weight[rows],
+                )
             if self.verbose:
                 print(
                     f"{type(self).__name__}: fitted {type(density).__name__} on "
@@ -337,13 +354,9 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
                 # The default trains a fixed, short budget on purpose: training
                 # to convergence also learns to rebuild the outliers.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-            # Ctrl-C stops the detector, not just the autoencoder in training.
-            warnings.simplefilter("error", TrainingInterruptedWarning)
             start = time.perf_counter()
-            try:
+            with _interrupt_raises():
                 estimator.fit(X_fit, **fit_params)
-            except TrainingInterruptedWarning:
-                raise KeyboardInterrupt from None
         if self.verbose:
             print(
                 f"{type(self).__name__}: fitted {type(estimator).__name__} on {len(X_fit)} "
@@ -411,7 +424,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         check_flag(per_feature, "per_feature")
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = validate_rows(self, X, reset=False, dtype=np.float32)
         errors = self._feature_errors(X)
         return errors if per_feature else errors.mean(axis=1)
 
@@ -434,7 +447,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             an outlier.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = validate_rows(self, X, reset=False, dtype=np.float32)
         return -self._scores(X)
 
     def __sklearn_tags__(self):

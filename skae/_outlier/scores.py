@@ -47,7 +47,8 @@ class OutlierScoresMixin:
     def labels_(self):
         """1 for the training rows that are outliers, 0 for the others (PyOD's labels)."""
         check_is_fitted(self)
-        return (self.decision_scores_ > self.threshold_).astype(int)
+        # A NaN score or threshold (a hostile file, a broken model) flags the row.
+        return (~(self.decision_scores_ <= self.threshold_)).astype(int)
 
     def predict_proba(
         self,
@@ -165,9 +166,10 @@ class OutlierScoresMixin:
         Returns
         -------
         is_inlier : ndarray of shape (n_samples,)
-            +1 for inliers, -1 for outliers.
+            +1 for inliers, -1 for outliers (also a row whose decision is
+            NaN: a NaN ``offset_`` or score cannot vouch for any row).
         """
         decision = self.decision_function(X)
         is_inlier = np.ones(decision.shape[0], dtype=int)
-        is_inlier[decision < 0] = -1
+        is_inlier[~(decision >= 0)] = -1
         return is_inlier

@@ -149,8 +149,41 @@ def engine():
     return _engine
 
 
-def _speak_job(job):
-    return speak(*job)
+#: Exit status of a speaker process asked for a voice espeak-ng lacks.
+_NO_VOICE = 3
+
+
+def _speak_in_process(job):
+    """:func:`speak` ``job`` in a new interpreter running this file.
+
+    This file imports only ctypes, numpy and the standard library, and runs
+    as a script (``python .../_espeak.py``): the child never imports the
+    caller's ``__main__`` (a script without ``if __name__ == "__main__":``,
+    ``python -``, a notebook) nor skae itself. The job goes in as JSON on
+    standard input; the sample rate and phones come back as a JSON line on
+    standard output, followed by the int16 audio as an ``.npy`` array.
+    """
+    import io
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-I", __file__],
+        input=json.dumps(list(job)).encode(),
+        capture_output=True,
+        check=False,
+    )
+    message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    message = message[-1] if message else f"exit status {done.returncode}"
+    if done.returncode == _NO_VOICE:
+        raise ValueError(message)
+    if done.returncode != 0:
+        raise RuntimeError(f"the espeak-ng speaker process failed: {message}")
+    header, _, data = done.stdout.partition(b"\n")
+    info = json.loads(header)
+    audio = np.load(io.BytesIO(data), allow_pickle=False)
+    return audio, info["sample_rate"], [tuple(phone) for phone in info["phones"]]
 
 
 def speak_fresh(jobs, n_jobs=1):
@@ -158,21 +191,39 @@ def speak_fresh(jobs, n_jobs=1):
 
     Each utterance is the first the library speaks in its process, so it is
     the same on every call (and the espeak-ng program's). The processes are
-    forked from a clean server process (``forkserver``), ``n_jobs`` at a
-    time, and never from the caller, whose library state they would inherit.
+    new interpreters that run this file (:func:`_speak_in_process`), ``n_jobs``
+    at a time: nothing of the caller is inherited or re-imported, so this
+    works from a plain script, a here-document and a notebook alike.
 
     Returns
     -------
     list of (audio, sample_rate, phones), in the order of ``jobs``.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
 
     _find_library()  # a clear OSError here, not in a child
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(n_jobs, mp_context=context, max_tasks_per_child=1) as pool:
-        return list(pool.map(_speak_job, jobs))
+    with ThreadPoolExecutor(max(1, n_jobs)) as pool:
+        return list(pool.map(_speak_in_process, jobs))
+
+
+def _main():
+    """The speaker process: one job from standard input, the utterance to standard output."""
+    import io
+    import json
+    import sys
+
+    text, voice, pitch, speed = json.loads(sys.stdin.buffer.read())
+    try:
+        audio, sample_rate, phones = speak(text, voice, pitch, speed)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(_NO_VOICE) from None
+    buffer = io.BytesIO()
+    np.save(buffer, audio, allow_pickle=False)
+    out = sys.stdout.buffer
+    out.write(json.dumps({"sample_rate": sample_rate, "phones": phones}).encode() + b"\n")
+    out.write(buffer.getvalue())
+    out.flush()
 
 
 def phone_name(name):
@@ -215,3 +266,7 @@ def frame_phones(phones, n_frames, start_sample, hop):
     centres = start_sample + hop * np.arange(n_frames)
     index = np.searchsorted(starts, centres, side="right")
     return names[index].astype(str)
+
+
+if __name__ == "__main__":
+    _main()
