@@ -192,7 +192,7 @@ class BaseAutoEncoder(
         return self
 
     # -- fitting ------------------------------------------------------------
-    def _fit(self, X, y=None, *, partial, sample_weight=None):
+    def _fit(self, X, y=None, *, partial, sample_weight=None, validated=False):
         """Train on ``X`` (and ``y``); the work of ``fit`` and ``partial_fit``.
 
         ``partial`` trains one epoch, keeping the network when there is one;
@@ -207,7 +207,9 @@ class BaseAutoEncoder(
         keep = hasattr(self, "net_") and (partial or self.warm_start)
         restore = functools.partial(self.net_.restore, self.net_.snapshot()) if keep else None
         with unchanged_on_error(self, restore):
-            self._train(X, y, partial=partial, keep=keep, sample_weight=sample_weight)
+            self._train(
+                X, y, partial=partial, keep=keep, sample_weight=sample_weight, validated=validated
+            )
         if partial and self.net_.interrupted_:
             # The batches trained before Ctrl-C are kept (the estimator is
             # consistent), and the caller's loop of partial_fit calls stops.
@@ -217,8 +219,15 @@ class BaseAutoEncoder(
             )
         return self
 
-    def _train(self, X, y, *, partial, keep, sample_weight=None):
-        X, cond = self._check_fit_data(X, y, reset=not keep)
+    def _train(self, X, y, *, partial, keep, sample_weight=None, validated=False):
+        if validated and not keep:
+            # Rows a meta-estimator validated (``_fit_validated``): a new network.
+            X, cond = X, None
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            X, cond = self._check_fit_data(X, y, reset=not keep)
         check_training_setup(self, X, partial)
         weight = None
         if sample_weight is not None:

@@ -115,6 +115,14 @@ class RowTransformerMixin:
         """
         return self._fit(X, partial=False, sample_weight=sample_weight)
 
+    def _fit_validated(self, X, sample_weight=None):
+        """:meth:`fit` on rows already validated (a float32 array without
+        NaN): the twin a meta-estimator calls so that it validates its input
+        once. The parameters are still validated; ``n_features_in_`` is set
+        from ``X`` and there are no feature names (the caller keeps those)."""
+        self._validate_params()
+        return self._fit(X, partial=False, sample_weight=sample_weight, validated=True)
+
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
         self: _RowT, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None
@@ -219,7 +227,12 @@ class RowTransformerMixin:
         """
         check_is_fitted(self)
         check_flag(per_feature, "per_feature")
-        X = self._validate_rows(X)
+        return self._reconstruction_error(self._validate_rows(X), per_feature)
+
+    def _reconstruction_error(self, X, per_feature=False):
+        """:meth:`reconstruction_error` of rows already validated (float32,
+        ``n_features_in_`` wide): the twin a meta-estimator calls, so that it
+        validates its input once, as scikit-learn's meta-estimators do."""
 
         def loss(x):
             errors = entry_losses(self.loss, self._forward(x), x)

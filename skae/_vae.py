@@ -308,7 +308,11 @@ class VariationalAutoEncoder(RowTransformerMixin, BaseAutoEncoder):
             arithmetic inside the network.
         """
         check_is_fitted(self)
-        X = self._validate_rows(X)
+        return self._score_samples(self._validate_rows(X))
+
+    def _score_samples(self, X):
+        """:meth:`score_samples` of rows already validated: the twin a
+        meta-estimator calls, so that it validates its input once."""
         module = self.net_.module_
         k = self.n_importance_samples
 

@@ -324,3 +324,41 @@ def test_verbose_prints_one_line_per_fit(capsys):
     assert "VariationalAutoEncoder on 100 of 100 rows" in capsys.readouterr().out
     AEOutlierDetector(random_state=0).fit(X)
     assert capsys.readouterr().out == ""
+
+
+def test_a_default_fit_validates_X_once(monkeypatch):
+    """The detector hands its validated rows to its autoencoders and density
+    through their private twins (nine validations of the full X before)."""
+    import skae._utils
+
+    calls = []
+    validate = skae._utils.validate_data
+
+    def counting(estimator, *args, **kwargs):
+        calls.append(type(estimator).__name__)
+        return validate(estimator, *args, **kwargs)
+
+    monkeypatch.setattr(skae._utils, "validate_data", counting)
+    X = np.random.RandomState(0).normal(size=(150, 4))
+    detector = AEOutlierDetector(random_state=0).fit(X)
+    assert calls == ["AEOutlierDetector"]
+    assert detector.estimator_.n_features_in_ == 4
+    assert detector.density_estimator_.n_features_in_ == 4
+    # the fitted inner estimators still validate what a user gives them
+    with pytest.raises(ValueError, match="features"):
+        detector.estimator_.reconstruction_error(X[:, :3])
+
+
+def test_a_subclass_that_overrides_fit_is_called(monkeypatch):
+    """The twins are used only where the public method is skae's own."""
+    seen = []
+
+    class Logged(AutoEncoderTransformer):
+        def fit(self, X, y=None, sample_weight=None):
+            seen.append(len(X))
+            return super().fit(X, y, sample_weight)
+
+    X = np.random.RandomState(0).normal(size=(100, 4))
+    AEOutlierDetector(Logged(hidden_layer_sizes=(8,), max_epochs=2, device="cpu"),
+                      density_weight=0, n_trim_steps=1).fit(X)  # fmt: skip
+    assert seen == [100, 70]

@@ -20,6 +20,21 @@ from .._autoencoder import AutoEncoderTransformer
 from .._vae import VariationalAutoEncoder
 
 
+def validated_twin(estimator, public, private):
+    """``estimator``'s method ``private`` when it is the validated-input twin of
+    ``public`` (skae's own estimators), else ``estimator.public``.
+
+    The detector validates ``X`` once and hands the rows to its autoencoders
+    and density through these twins, as scikit-learn's meta-estimators call
+    ``_score_samples`` "to avoid performing input validation a second time".
+    A subclass that overrides ``public`` gets its own method called.
+    """
+    owner = next((c for c in type(estimator).__mro__ if private in vars(c)), None)
+    if owner is None or getattr(type(estimator), public) is not vars(owner).get(public):
+        return getattr(estimator, public)
+    return getattr(estimator, private)
+
+
 def default_estimator(n_features):
     """The autoencoder used when ``estimator=None``, sized to the data width.
 
@@ -56,14 +71,15 @@ def fit_density(density, X, sample_weight=None):
     fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        density.fit(X, **fit_params)
+        validated_twin(density, "fit", "_fit_validated")(X, **fit_params)
     return density
 
 
 def density_score(density, X):
     """Minus the log-likelihood of each row, as float64 (``inf`` for a row that
     overflows the network: ``score_samples`` gives it ``-inf``)."""
-    return -np.asarray(density.score_samples(X), dtype=np.float64)
+    score_samples = validated_twin(density, "score_samples", "_score_samples")
+    return -np.asarray(score_samples(X), dtype=np.float64)
 
 
 def robust_location_scale(scores):

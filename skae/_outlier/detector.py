@@ -30,6 +30,7 @@ from .defaults import (
     density_score,
     fit_density,
     robust_location_scale,
+    validated_twin,
 )
 from .scores import OutlierScoresMixin, tukey_threshold
 
@@ -356,7 +357,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
                 warnings.simplefilter("ignore", ConvergenceWarning)
             start = time.perf_counter()
             with _interrupt_raises():
-                estimator.fit(X_fit, **fit_params)
+                validated_twin(estimator, "fit", "_fit_validated")(X_fit, **fit_params)
         if self.verbose:
             print(
                 f"{type(self).__name__}: fitted {type(estimator).__name__} on {len(X_fit)} "
@@ -381,7 +382,10 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         row has the largest anomaly score: it is an outlier, never an inlier.
         """
         errors = np.asarray(
-            self.estimator_.reconstruction_error(X, per_feature=True), dtype=np.float64
+            validated_twin(self.estimator_, "reconstruction_error", "_reconstruction_error")(
+                X, per_feature=True
+            ),
+            dtype=np.float64,
         )
         return np.where(np.isfinite(errors), errors, np.inf)
 
