@@ -9,7 +9,7 @@ group labels of :class:`skae.DisentangledAutoEncoder`) do not use it.
 """
 
 import numpy as np
-from sklearn.base import _fit_context
+from sklearn.base import TransformerMixin, _fit_context
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -18,13 +18,19 @@ from ._engine.choices import entry_losses
 from ._utils import check_flag, check_n_samples
 
 
-class RowTransformerMixin:
+class RowTransformerMixin(TransformerMixin):
     """Row-transformer methods for a :class:`skae._base.BaseAutoEncoder`.
 
     Put it first among the bases, ``class Estimator(RowTransformerMixin,
     BaseAutoEncoder)``. The module must have ``encode``, ``decode`` and a
     ``forward`` returning the reconstruction (or ``(reconstruction,
     aux_losses)``).
+
+    It derives from :class:`~sklearn.base.TransformerMixin` so that
+    scikit-learn's ``set_output`` wraps the :meth:`transform` defined here:
+    ``_SetOutputMixin.__init_subclass__`` wraps only the methods a class
+    defines itself, so a plain mixin's ``transform`` escaped the wrapping
+    (``fit_transform`` gave a DataFrame, ``transform`` an ndarray).
     """
 
     # -- fitting ------------------------------------------------------------

@@ -140,3 +140,44 @@ def test_html_repr_links_to_the_api_page(estimator):
     # The page exists: docs/api/index.rst generates one per listed class.
     api = Path(__file__).resolve().parents[1] / "docs" / "api" / "index.rst"
     assert f"   {name}\n" in api.read_text()
+
+
+TRANSFORMERS = [est for est in ESTIMATORS if hasattr(est, "transform")]
+
+
+def _fit_transform_both(estimator, X, y):
+    """``(fit_transform(X), transform(X))`` of a fresh clone of ``estimator``."""
+    first = estimator.fit_transform(X, y)
+    return first, estimator.transform(X)
+
+
+@pytest.mark.parametrize("estimator", TRANSFORMERS, ids=lambda est: type(est).__name__)
+def test_set_output_pandas_wraps_every_transforming_method(estimator):
+    """``set_output(transform="pandas")``, a global ``config_context`` and a
+    Pipeline all give DataFrames from ``transform`` as from ``fit_transform``
+    (``transform`` once escaped the wrapping, being defined on a plain mixin)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn import clone, config_context
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.normal(size=(40, 4)), columns=["a", "b", "c", "d"])
+    y = np.arange(40) % 2  # the groups of DisentangledAutoEncoder; ignored by the others
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = clone(estimator).set_output(transform="pandas")
+        for out in _fit_transform_both(est, X, y):
+            assert isinstance(out, pd.DataFrame), type(out)
+            assert list(out.columns) == list(est.get_feature_names_out())
+            assert out.index.equals(X.index)
+        with config_context(transform_output="pandas"):
+            outs = _fit_transform_both(clone(estimator), X, y)
+            pipe = make_pipeline(StandardScaler(), clone(estimator))
+            outs += _fit_transform_both(pipe, X, y)
+        assert all(isinstance(out, pd.DataFrame) for out in outs), [type(o) for o in outs]
+        pipe = make_pipeline(StandardScaler(), clone(estimator)).set_output(transform="pandas")
+        assert all(isinstance(out, pd.DataFrame) for out in _fit_transform_both(pipe, X, y))
+        # The default stays an ndarray.
+        assert all(isinstance(o, np.ndarray) for o in _fit_transform_both(clone(estimator), X, y))
