@@ -181,3 +181,20 @@ def test_set_output_pandas_wraps_every_transforming_method(estimator):
         assert all(isinstance(out, pd.DataFrame) for out in _fit_transform_both(pipe, X, y))
         # The default stays an ndarray.
         assert all(isinstance(o, np.ndarray) for o in _fit_transform_both(clone(estimator), X, y))
+
+
+def test_the_lazy_face_gives_every_public_name():
+    """``skae/__init__.py`` imports its names on first use: each of
+    ``__all__`` resolves, and ``__all__`` and the table of names agree."""
+    import subprocess
+    import sys
+
+    import skae
+
+    assert set(skae.__all__) == {*skae._PUBLIC, "__version__"}
+    assert all(getattr(skae, name) is not None for name in skae.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        skae.nothing  # noqa: B018
+    check = "import sys, skae; print(sorted({'torch', 'sklearn'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
