@@ -14,7 +14,6 @@ public ``fit`` calls :meth:`BaseAutoEncoder._fit`; the row estimators take
 """
 
 import functools
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -49,7 +48,7 @@ from ._engine.net import ReconstructionNet
 from ._fitted import FittedNetworkMixin, unchanged_on_error
 from ._nn.mlp import ACTIVATIONS
 from ._utils import check_training_setup, subsample
-from .exceptions import TrainingInterruptedWarning
+from .exceptions import TrainingInterruptedWarning, _warn
 
 #: Training codes kept to fit the latent density used by ``sample``.
 _MAX_KEPT_CODES = 10_000
@@ -260,7 +259,7 @@ class BaseAutoEncoder(
     def _warn_how_training_ended(self, net, stopper, n_epochs):
         name, max_epochs = type(self).__name__, self._resolved("max_epochs")
         if net.interrupted_:
-            warnings.warn(
+            _warn(
                 f"{name} training was interrupted (KeyboardInterrupt) after "
                 f"{len(net.history)} epochs in all; the model keeps the weights "
                 "trained so far.",
@@ -272,7 +271,7 @@ class BaseAutoEncoder(
             # Every epoch ran: a user's EarlyStopping did not stop it either.
             and n_epochs >= max_epochs
         ):
-            warnings.warn(
+            _warn(
                 f"{name} reached max_epochs={max_epochs} before the loss "
                 "stopped improving; increase max_epochs.",
                 ConvergenceWarning,
