@@ -29,7 +29,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
-from ._engine.callbacks import on_terminal, set_callback_params
+from ._engine.callbacks import EpochProgress, on_terminal, set_callback_params
 from ._engine.choices import (
     LOSSES,
     OPTIMIZERS,
@@ -326,13 +326,18 @@ class BaseAutoEncoder(
                 threshold=self.tol,
                 threshold_mode="abs",
                 load_best=self.early_stopping,
-                sink=print if self.verbose else _silent,
+                sink=print if self.verbose >= 2 else _silent,
             )
             callbacks.append(("early_stopping", stopper))
-        if self.verbose and on_terminal():
+        # verbose=1: a bar (terminal) or a few lines; 2 and up: skorch's epoch
+        # table, and on a terminal a bar over each epoch's batches.
+        if self.verbose == 1:
+            total = 1 if partial else self._resolved("max_epochs")
+            callbacks.append(("progress", EpochProgress(type(self).__name__, total)))
+        if self.verbose >= 2 and on_terminal():
             callbacks.append(("progress_bar", ProgressBar()))
         net.callbacks = callbacks
-        net.verbose = self.verbose
+        net.verbose = int(self.verbose >= 2)
         net.initialize_callbacks()
         return stopper
 

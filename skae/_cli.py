@@ -148,6 +148,7 @@ def _open_output(path):
 
 def detect(args):
     import csv
+    import time
     import warnings
 
     import numpy as np
@@ -156,7 +157,12 @@ def detect(args):
     _check_new_file(out_path, args.force)
     _check_new_file(args.save_model, args.force)
     say = (lambda *a: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
+    start = time.perf_counter()
     table = read_cells(args.input, args.sep)  # a bad file fails before torch is imported
+    say(
+        f"read {len(table[1])} rows x {len(table[0])} columns from {args.input} "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
     pipeline = _load_detector(args.model) if args.model else None
     all_names, cells, X, names, ids, id_name = _features(args, table, pipeline, say)
     # Named rows, unless a saved model was fitted without names.
@@ -170,9 +176,10 @@ def detect(args):
         from ._outlier.detector import AEOutlierDetector
 
         say(f"training on {len(X)} rows x {len(names)} columns ...")
-        # Progress on standard error (standard output may be the scores): a
-        # line per autoencoder fit, and on a terminal the epochs' progress bars.
-        verbose = 0 if args.quiet else 2 if sys.stderr.isatty() else 1
+        # Progress on standard error (standard output may be the scores): per
+        # stage (each autoencoder, the density model) a bar with the time left
+        # on a terminal, else a few plain lines; a line as each stage ends.
+        verbose = 0 if args.quiet else 2
         detector = AEOutlierDetector(
             contamination=args.contamination, random_state=args.random_state, verbose=verbose
         )
