@@ -498,3 +498,20 @@ def test_ctrl_c_ends_with_one_line_and_status_130(tmp_path):
     assert process.wait(timeout=120) == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1] == "skae: interrupted", err
     assert not os.path.exists(tmp_path / "o.csv")
+
+
+def test_the_docs_page_names_every_option_and_exit_status():
+    """docs/cli.md documents each option of each command (and the statuses)."""
+    from skae._cli import _parser
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    parser = _parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name, command in commands.items():
+        assert f"skae {name}" in page, name
+        for action in command._actions:
+            for flag in action.option_strings:
+                if flag not in ("-h", "--help"):
+                    assert f"`{flag}" in page, (name, flag)
+    for status in ("| 0 |", "| 2 |", "| 130 |", "| 141 |"):
+        assert status in page, status
