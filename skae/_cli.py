@@ -159,12 +159,11 @@ def detect(args):
     say = (lambda *a: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
     start = time.perf_counter()
     table = read_cells(args.input, args.sep)  # a bad file fails before torch is imported
-    say(
-        f"read {len(table[1])} rows x {len(table[0])} columns from {args.input} "
-        f"in {time.perf_counter() - start:.1f} s"
-    )
+    seconds = time.perf_counter() - start
     pipeline = _load_detector(args.model) if args.model else None
     all_names, cells, X, names, ids, id_name = _features(args, table, pipeline, say)
+    # Said once the file is known good, so that an error stays the only line.
+    say(f"read {len(cells)} rows x {len(all_names)} columns from {args.input} in {seconds:.1f} s")
     # Named rows, unless a saved model was fitted without names.
     frame = X if pipeline is not None and _model_columns(pipeline) is None else _named(X, names)
     if pipeline is None:

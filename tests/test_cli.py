@@ -491,6 +491,8 @@ def test_ctrl_c_ends_with_one_line_and_status_130(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    first = process.stderr.readline()
+    assert first.startswith(b"read 4000 rows x 3 columns from "), first
     assert process.stderr.readline().startswith(b"training on 4000 rows")
     time.sleep(1.0)
     process.send_signal(signal.SIGINT)
