@@ -49,7 +49,7 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
 # -- MyST ----------------------------------------------------------------------
-myst_enable_extensions = ["dollarmath"]
+myst_enable_extensions = ["dollarmath", "deflist"]
 myst_heading_anchors = 3
 
 # -- gallery ---------------------------------------------------------------------

@@ -16,7 +16,6 @@ public ``fit`` calls :meth:`BaseAutoEncoder._fit`; the row estimators take
 from __future__ import annotations
 
 import functools
-import warnings
 from numbers import Integral, Real
 from typing import Any, TypeVar
 
@@ -33,7 +32,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 from skorch.callbacks import EarlyStopping, ProgressBar
 
-from ._engine.callbacks import on_terminal, set_callback_params
+from ._engine.callbacks import EpochProgress, on_terminal, set_callback_params
 from ._engine.choices import (
     LOSSES,
     OPTIMIZERS,
@@ -52,7 +51,7 @@ from ._engine.net import ReconstructionNet
 from ._fitted import FittedNetworkMixin, unchanged_on_error
 from ._nn.mlp import ACTIVATIONS
 from ._utils import check_training_setup, subsample, validate_rows
-from .exceptions import TrainingInterruptedWarning
+from .exceptions import TrainingInterruptedWarning, _warn
 
 #: Training codes kept to fit the latent density used by ``sample``.
 _MAX_KEPT_CODES = 10_000
@@ -275,7 +274,7 @@ class BaseAutoEncoder(
         if net.interrupted_ and stopper is None:
             return  # partial_fit: _fit re-raises the KeyboardInterrupt
         if net.interrupted_:
-            warnings.warn(
+            _warn(
                 f"{name} training was interrupted (KeyboardInterrupt) after "
                 f"{len(net.history)} epochs in all; the model keeps the weights "
                 "trained so far.",
@@ -287,7 +286,7 @@ class BaseAutoEncoder(
             # Every epoch ran: a user's EarlyStopping did not stop it either.
             and n_epochs >= max_epochs
         ):
-            warnings.warn(
+            _warn(
                 f"{name} reached max_epochs={max_epochs} before the loss "
                 "stopped improving; increase max_epochs.",
                 ConvergenceWarning,
@@ -331,7 +330,7 @@ class BaseAutoEncoder(
             "max_epochs": self._resolved("max_epochs"),
             "precision": self.precision,
             "compile_forward": self.compile,
-            "verbose": self.verbose,
+            "verbose": int(self.verbose >= 2),  # 1 is a progress callback, not the table
             "callbacks": [],
         }
         if X is None:
@@ -377,10 +376,15 @@ class BaseAutoEncoder(
                 threshold=self.tol,
                 threshold_mode="abs",
                 load_best=self.early_stopping,
-                sink=print if self.verbose else _silent,
+                sink=print if self.verbose >= 2 else _silent,
             )
             callbacks.append(("early_stopping", stopper))
-        if self.verbose and on_terminal():
+        # verbose=1: a bar (terminal) or a few lines; 2 and up: skorch's epoch
+        # table, and on a terminal a bar over each epoch's batches.
+        if self.verbose == 1:
+            total = 1 if partial else self._resolved("max_epochs")
+            callbacks.append(("progress", EpochProgress(type(self).__name__, total)))
+        if self.verbose >= 2 and on_terminal():
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks
 

@@ -14,12 +14,13 @@ through :attr:`RowTransformerMixin._method_docstrings`.
 
 from __future__ import annotations
 
+import inspect
 import types
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.base import _fit_context
+from sklearn.base import TransformerMixin, _fit_context
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -57,7 +58,7 @@ def _with_docstring(function, doc, cls, returns=None):
     return method
 
 
-class RowTransformerMixin:
+class RowTransformerMixin(TransformerMixin):
     """Row-transformer methods for a :class:`skae._base.BaseAutoEncoder`.
 
     Put it first among the bases, ``class Estimator(RowTransformerMixin,
@@ -65,6 +66,12 @@ class RowTransformerMixin:
     ``forward`` returning the reconstruction (or ``(reconstruction,
     aux_losses)``). The estimator's codes come from ``_encode``, are checked
     by ``_check_codes`` and decoded by ``_decode``.
+
+    It derives from :class:`~sklearn.base.TransformerMixin` so that
+    scikit-learn's ``set_output`` wraps the :meth:`transform` defined here:
+    ``_SetOutputMixin.__init_subclass__`` wraps only the methods a class
+    defines itself, so a plain mixin's ``transform`` escaped the wrapping
+    (``fit_transform`` gave a DataFrame, ``transform`` an ndarray).
     """
 
     if TYPE_CHECKING:  # what BaseAutoEncoder and the estimator provide
@@ -85,7 +92,8 @@ class RowTransformerMixin:
     def __init_subclass__(cls, **kwargs):
         returns = cls.__dict__.get("_method_returns", {})
         for name, doc in cls.__dict__.get("_method_docstrings", {}).items():
-            function = RowTransformerMixin.__dict__[name]
+            # The unwrapped method: scikit-learn wraps it again in the estimator's namespace.
+            function = inspect.unwrap(RowTransformerMixin.__dict__[name])
             setattr(cls, name, _with_docstring(function, doc, cls, returns.get(name)))
         super().__init_subclass__(**kwargs)
 

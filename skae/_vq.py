@@ -157,8 +157,11 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
         Seeds weight initialisation, shuffling, the codebook initialisation
         and re-seeding. Equal seeds give equal codes on the CPU.
     verbose : int, default=0
-        Print one line per epoch when positive; on a terminal, also a
-        progress bar over the batches of each epoch.
+        1 shows the progress of training: on a terminal a bar over the
+        epochs with the loss and the time left, elsewhere a line at the first
+        epoch, about every tenth and the last. 2 and up print skorch's full
+        table, one line per epoch (and on a terminal a bar over each epoch's
+        batches).
 
     Attributes
     ----------

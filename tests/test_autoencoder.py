@@ -175,6 +175,39 @@ def test_convergence_warning_when_max_epochs_reached(X_small):
         AutoEncoderTransformer(**{**FAST, "max_epochs": 2}).fit(X_small)
 
 
+def test_warnings_point_at_the_users_call(X_small):
+    """A warning names the caller's line, not skae/_base.py, however deep it
+    was raised: the estimator, a Pipeline, a detector's inner fits, and
+    unpickling a model saved on a device this machine lacks."""
+    from skae import AEOutlierDetector
+
+    short = dict(**{**FAST, "max_epochs": 2})
+    fits = [
+        lambda: AutoEncoderTransformer(**short).fit(X_small),
+        lambda: make_pipeline(StandardScaler(), AutoEncoderTransformer(**short)).fit(X_small),
+        lambda: AEOutlierDetector(AutoEncoderTransformer(**short), density_weight=0).fit(X_small),
+    ]
+    for fit in fits:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit()
+        found = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+        assert found and {w.filename for w in found} == {__file__}, [
+            (w.filename, w.lineno) for w in found
+        ]
+    ae = AutoEncoderTransformer(**short)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae.fit(X_small)
+    ae.net_.device = "cuda:7"  # as if saved on a GPU
+    data = pickle.dumps(ae)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pickle.loads(data)
+    moved = [w for w in caught if "not available on this machine" in str(w.message)]
+    assert moved and {w.filename for w in moved} == {__file__}
+
+
 def test_partial_fit_continues_training(digits):
     X = digits[0][:300] / 16
     ae = AutoEncoderTransformer(n_components=4, device="cpu", random_state=0)

@@ -125,3 +125,61 @@ def test_every_public_estimator_has_a_registry_instance():
         assert type(make(cls)) is cls
     tested = {type(estimator) for estimator in ESTIMATORS}
     assert tested == set(ESTIMATOR_CLASSES)
+
+
+TRANSFORMERS = [est for est in ESTIMATORS if hasattr(est, "transform")]
+
+
+def _fit_transform_both(estimator, X, y):
+    """``(fit_transform(X), transform(X))`` of a fresh clone of ``estimator``."""
+    first = estimator.fit_transform(X, y)
+    return first, estimator.transform(X)
+
+
+@pytest.mark.parametrize("estimator", TRANSFORMERS, ids=lambda est: type(est).__name__)
+def test_set_output_pandas_wraps_every_transforming_method(estimator):
+    """``set_output(transform="pandas")``, a global ``config_context`` and a
+    Pipeline all give DataFrames from ``transform`` as from ``fit_transform``
+    (``transform`` once escaped the wrapping, being defined on a plain mixin)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn import clone, config_context
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.normal(size=(40, 4)), columns=["a", "b", "c", "d"])
+    y = np.arange(40) % 2  # the groups of DisentangledAutoEncoder; ignored by the others
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = clone(estimator).set_output(transform="pandas")
+        for out in _fit_transform_both(est, X, y):
+            assert isinstance(out, pd.DataFrame), type(out)
+            assert list(out.columns) == list(est.get_feature_names_out())
+            assert out.index.equals(X.index)
+        with config_context(transform_output="pandas"):
+            outs = _fit_transform_both(clone(estimator), X, y)
+            pipe = make_pipeline(StandardScaler(), clone(estimator))
+            outs += _fit_transform_both(pipe, X, y)
+        assert all(isinstance(out, pd.DataFrame) for out in outs), [type(o) for o in outs]
+        pipe = make_pipeline(StandardScaler(), clone(estimator)).set_output(transform="pandas")
+        assert all(isinstance(out, pd.DataFrame) for out in _fit_transform_both(pipe, X, y))
+        # The default stays an ndarray.
+        assert all(isinstance(o, np.ndarray) for o in _fit_transform_both(clone(estimator), X, y))
+
+
+def test_the_lazy_face_gives_every_public_name():
+    """``skae/__init__.py`` imports its names on first use: each of
+    ``__all__`` resolves, and ``__all__`` and the table of names agree."""
+    import subprocess
+    import sys
+
+    import skae
+
+    assert set(skae.__all__) == {*skae._PUBLIC, "__version__"}
+    assert all(getattr(skae, name) is not None for name in skae.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        skae.nothing  # noqa: B018
+    check = "import sys, skae; print(sorted({'torch', 'sklearn'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

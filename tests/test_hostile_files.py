@@ -455,8 +455,9 @@ def test_cli_output_failing_part_way_keeps_the_old_file(saved_detector, tmp_path
             self.writer.writerow(row)
 
     monkeypatch.setattr(csv, "writer", Failing)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SystemExit) as stopped:  # Ctrl-C: one line, exit 130
         main(["score", str(saved_detector / "detector.skae"), str(saved_detector / "rows.csv"),
               "--out", str(out), "--force", "--quiet"])  # fmt: skip
+    assert stopped.value.code == 130
     assert out.read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]

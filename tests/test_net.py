@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from skae import AutoEncoderTransformer, TrainingDivergedError
@@ -94,24 +95,49 @@ def test_a_callable_scorer_sees_the_rows_as_an_array():
 
 def test_verbose_table_has_no_colour_codes_off_a_terminal(capsys):
     X = np.random.RandomState(0).normal(size=(60, 5)).astype(np.float32)
-    AutoEncoderTransformer(verbose=1, **FAST).fit(X)
+    AutoEncoderTransformer(verbose=2, **FAST).fit(X)
     out = capsys.readouterr().out
     assert "train_loss" in out and out.count("\n") >= 3
     assert "\x1b[" not in out
     # No progress bar either: only on a terminal.
     assert "progress_bar" not in dict(
-        AutoEncoderTransformer(verbose=1, **FAST).fit(X).net_.callbacks_
+        AutoEncoderTransformer(verbose=2, **FAST).fit(X).net_.callbacks_
     )
 
 
-def test_progress_bar_on_a_terminal(monkeypatch):
+def test_verbose_1_is_a_few_lines_with_the_time_left_not_a_table(capsys):
+    """300 epochs print 11 lines (first, every 30th), not a 300-row table."""
+    X = np.random.RandomState(0).normal(size=(40, 3)).astype(np.float32)
+    ae = AutoEncoderTransformer(verbose=1, **{**FAST, "max_epochs": 300, "n_iter_no_change": 300})
+    with pytest.warns(ConvergenceWarning):
+        ae.fit(X)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 11, lines
+    assert lines[0].startswith("AutoEncoderTransformer: epoch 1/300, train_loss ")
+    assert lines[1].startswith("AutoEncoderTransformer: epoch 30/300, ") and "s left" in lines[1]
+    assert lines[-1].startswith("AutoEncoderTransformer: epoch 300/300, ")
+    assert not any("\x1b" in line or "\r" in line for line in lines)
+    # Stopped early: the last line says where.
+    ae = AutoEncoderTransformer(verbose=1, **{**FAST, "max_epochs": 300, "n_iter_no_change": 2})
+    ae.fit(X)
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith(f"AutoEncoderTransformer: epoch {ae.n_iter_}/300, ")
+
+
+def test_progress_bar_on_a_terminal(monkeypatch, capsys):
     from skorch.callbacks import ProgressBar
+
+    from skae._engine.callbacks import EpochProgress
 
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     X = np.random.RandomState(0).normal(size=(60, 5)).astype(np.float32)
     quiet = AutoEncoderTransformer(**FAST).fit(X)
     assert "progress_bar" not in dict(quiet.net_.callbacks_)
     ae = AutoEncoderTransformer(verbose=1, **FAST).fit(X)
+    assert isinstance(dict(ae.net_.callbacks_)["progress"], EpochProgress)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "3/3" in captured.err  # tqdm's bar, on standard error
+    ae = AutoEncoderTransformer(verbose=2, **FAST).fit(X)
     assert isinstance(dict(ae.net_.callbacks_)["progress_bar"], ProgressBar)
 
 

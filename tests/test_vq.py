@@ -280,7 +280,8 @@ def test_transform_is_the_mixins_documented_for_integer_codes(blobs):
     for name, returned in [("transform", "int64"), ("inverse_transform", "float32")]:
         method = getattr(VQTransformer, name)
         # The mixin's code (under set_output's wrapper, for transform): no copy.
-        assert inspect.unwrap(method).__code__ is getattr(RowTransformerMixin, name).__code__
+        mixins = inspect.unwrap(getattr(RowTransformerMixin, name))
+        assert inspect.unwrap(method).__code__ is mixins.__code__
         assert returned in NumpyDocString(method.__doc__)["Returns"][0].type
     assert (
         "n_codebooks"

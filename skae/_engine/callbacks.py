@@ -2,13 +2,15 @@
 
 :class:`DivergenceGuard` stops training at a non-finite loss,
 :class:`EpochTable` prints skorch's epoch table without colour codes off a
-terminal, and :func:`set_callback_params` reaches a user callback's
+terminal, :class:`EpochProgress` is the compact progress of ``verbose=1`` (a
+bar with ETA on a terminal, a few plain lines elsewhere), and :func:`set_callback_params` reaches a user callback's
 parameters by skorch's names (``callbacks__<name>__<param>``).
 """
 
 import math
 import re
 import sys
+import time
 from collections import Counter
 
 from skorch.callbacks import Callback, PrintLog
@@ -183,3 +185,70 @@ class EpochTable(PrintLog):
         if isinstance(text, str) and not terminal:
             text = self._ANSI.sub("", text)
         return text
+
+
+class EpochProgress(Callback):
+    """Progress over the epochs of one training call, for ``verbose=1``.
+
+    On a terminal, one tqdm bar on standard error (epochs done, the last
+    loss, elapsed time and ETA). Elsewhere (a log, a pipe, CI) plain lines
+    without escape codes on standard output: the first epoch, about every
+    tenth of ``total``, and the last, each with the loss, the time so far and
+    the time left.
+
+    Parameters
+    ----------
+    name : str
+        What is trained, printed first on each line (the estimator's class).
+    total : int
+        The epochs this call runs at most (training may stop earlier).
+    """
+
+    def __init__(self, name, total):
+        self.name = name
+        self.total = total
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = time.perf_counter()
+        self.first_ = len(net.history)  # epochs of earlier calls (partial_fit)
+        self.printed_ = 0
+        self.bar_ = None
+        if on_terminal() or getattr(sys.stderr, "isatty", lambda: False)():
+            from tqdm.auto import tqdm
+
+            self.bar_ = tqdm(total=self.total, desc=self.name, unit="epoch", leave=True)
+
+    def _losses(self, net):
+        row = net.history[-1]
+        keys = [k for k in ("train_loss", "valid_loss") if k in row]
+        return {k: f"{row[k]:.4g}" for k in keys}
+
+    def _done(self, net):
+        # From the history, not counted here: another callback's on_epoch_end
+        # (EarlyStopping) may end the epoch before this one's runs.
+        return len(net.history) - self.first_
+
+    def on_epoch_end(self, net, **kwargs):
+        done = self._done(net)
+        if self.bar_ is not None:
+            self.bar_.set_postfix(self._losses(net), refresh=False)
+            self.bar_.update(1)
+            return
+        every = max(1, math.ceil(self.total / 10))
+        if done == 1 or done % every == 0 or done == self.total:
+            self._line(net, done)
+
+    def _line(self, net, done):
+        elapsed = time.perf_counter() - self.start_
+        left = elapsed / done * (self.total - done)
+        losses = ", ".join(f"{k} {v}" for k, v in self._losses(net).items())
+        eta = f", about {left:.0f} s left" if done < self.total else ""
+        print(f"{self.name}: epoch {done}/{self.total}, {losses}, {elapsed:.1f} s{eta}", flush=True)
+        self.printed_ = done
+
+    def on_train_end(self, net, **kwargs):
+        if self.bar_ is not None:
+            self.bar_.close()
+            self.bar_ = None
+        elif self._done(net) and self.printed_ != self._done(net):
+            self._line(net, self._done(net))  # stopped early: say where

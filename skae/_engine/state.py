@@ -8,11 +8,11 @@ machine lacks is loaded on the CPU.
 """
 
 import copy
-import warnings
 
 import torch
 from skorch.exceptions import DeviceWarning
 
+from ..exceptions import _warn
 from .choices import loadable_device
 
 
@@ -91,7 +91,7 @@ class NetStateMixin:
         # device type, and for "cpu:N", which torch cannot restore data to.
         device = loadable_device(state["device"])
         if device == "cpu" and torch.device(state["device"]).type != "cpu":
-            warnings.warn(
+            _warn(
                 f"The model was saved on {state['device']!r}, which is not available "
                 "on this machine; it is loaded on the CPU.",
                 DeviceWarning,

@@ -141,8 +141,10 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         ``random_state`` of ``estimator`` and seeds the density model with
         it when it is an integer.
     verbose : int, default=0
-        1 prints one line per autoencoder fit (rows used, seconds); 2 also
-        prints the default autoencoder's per-epoch table. A given
+        1 prints one line per fit (rows used, seconds); 2 also shows the
+        progress of each fit of the default autoencoder and of the density
+        model (``verbose=1`` of theirs: a bar with the time left on a
+        terminal, a few lines elsewhere); 3 their per-epoch tables. A given
         ``estimator`` keeps its own ``verbose``.
 
     Attributes
@@ -322,7 +324,9 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             rows = scores <= np.quantile(scores, 1.0 - self.trim_fraction / 3)
             with _interrupt_raises():
                 density = fit_density(
-                    default_density(density_seed, device),
+                    default_density(density_seed, device).set_params(
+                        verbose=max(0, self.verbose - 1)
+                    ),
                     X[rows],
                     None if sample_weight is None else sample_weight[rows],
                 )
