@@ -50,7 +50,7 @@ from ._engine.data import (
 from ._engine.net import ReconstructionNet
 from ._fitted import FittedNetworkMixin, unchanged_on_error
 from ._nn.mlp import ACTIVATIONS
-from ._utils import check_training_setup, subsample, validate_rows
+from ._utils import check_training_setup, reset_n_features, subsample, validate_rows
 from .exceptions import TrainingInterruptedWarning, _warn
 
 #: Training codes kept to fit the latent density used by ``sample``.
@@ -222,9 +222,7 @@ class BaseAutoEncoder(
         if validated and not keep:
             # Rows a meta-estimator validated (``_fit_validated``): a new network.
             X, cond = X, None
-            self.n_features_in_ = X.shape[1]
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
+            reset_n_features(self, X.shape[1])
         else:
             X, cond = self._check_fit_data(X, y, reset=not keep)
         check_training_setup(self, X, partial)

@@ -45,6 +45,15 @@ def validate_rows(estimator, X, *args, **kwargs):
     return validate_data(estimator, X, *args, **kwargs)
 
 
+def reset_n_features(estimator, n_features):
+    """Record the width of a new training input as ``validate_data(reset=True)``
+    does, for input validated by other means (sequences, a meta-estimator's
+    rows): ``n_features_in_`` set, no ``feature_names_in_``."""
+    estimator.n_features_in_ = n_features
+    if hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+
+
 def check_positive_int(value, name):
     """Raise a ValueError unless ``value`` is a positive int (not a bool)."""
     if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:

@@ -12,7 +12,7 @@ the two the estimator takes from then on (``_sequence_input``).
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
 
-from .._utils import validate_rows
+from .._utils import reset_n_features, validate_rows
 
 
 def is_sequences(X):
@@ -113,9 +113,7 @@ class SequenceInputMixin:
         """Set (``reset``) or check ``n_features_in_`` from validated sequences."""
         n_features = sequences[0].shape[1]
         if reset:
-            self.n_features_in_ = n_features
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
+            reset_n_features(self, n_features)
         elif n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {n_features} features, but {type(self).__name__} is "
