@@ -7,6 +7,7 @@ from skorch.history import History
 from .._engine.choices import loadable_device
 from ..exceptions import ModelFileError
 from .classes import FORMAT_1_NAMES, _allowed_class, _optimizer_class
+from .encoding import decode_dtype, decode_objects, decode_slice, decode_type
 from .guards import _Archive, _check_optimizer_state, _state_bytes
 
 #: Optimizer-group options that depend on the device, not on training.
@@ -58,6 +59,14 @@ class _Reader(_Archive):
             return _optimizer_class(node["__optimizer__"])
         if kind == "__estimator__":
             return self.estimator(node)
+        if kind == "__objects__":
+            return decode_objects(node["__objects__"])
+        if kind == "__slice__":
+            return decode_slice(node["__slice__"])
+        if kind == "__dtype__":
+            return decode_dtype(node["__dtype__"])
+        if kind in ("__numpy_type__", "__builtin_type__"):
+            return decode_type(kind, node[kind])
         raise ModelFileError(f"Unknown entry {kind!r:.80} in the model file.")
 
     def estimator(self, node):
