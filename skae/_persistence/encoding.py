@@ -18,7 +18,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from ..exceptions import ModelFileError
-from .classes import _optimizer_name, _public_name
+from .classes import _optimizer_name, _public_name, refuse_code
 
 #: Fitted caches that are recomputed on demand, so never saved.
 _CACHES = {"_latent_density": None}
@@ -204,6 +204,7 @@ class _Writer:
                 "know how to save"
             )
         params = estimator.get_params(deep=False)
+        refuse_code(name, params, path)
         for key, reason in (
             ("callbacks", "callbacks are arbitrary objects"),
             ("noise", "a callable noise is arbitrary code"),

@@ -10,12 +10,15 @@ that wrote it, and a SHA-256 digest of every array, so a truncated or altered
 file is refused with a clear error.
 
 What can be saved: the skae estimators, a :class:`~sklearn.pipeline.Pipeline`
-of them and of the scikit-learn transformers in :data:`SKLEARN_CLASSES`,
-with parameters and fitted attributes made of numbers, strings, arrays and
-these estimators. Refused, with the reason: user callbacks, callable noise, a
-``RandomState`` instance as ``random_state``, optimizer classes outside
-``torch.optim``, and any attribute of another type (whatever it is, it could
-only be restored by running code).
+of them and of the scikit-learn transformers in :data:`SKLEARN_CLASSES`
+(scalers, PCA, and the preprocessing of tables: ``ColumnTransformer``,
+imputers, encoders), with parameters and fitted attributes made of numbers,
+strings, dtypes, slices, arrays (object arrays of text and numbers as JSON)
+and these estimators. Refused, with the reason: a ``FunctionTransformer``
+with a function and any other callable (code cannot be stored safely), user
+callbacks, callable noise, a ``RandomState`` instance as ``random_state``,
+optimizer classes outside ``torch.optim``, and any attribute of another type
+(whatever it is, it could only be restored by running code).
 """
 
 import hashlib
@@ -61,7 +64,8 @@ def save(estimator: BaseEstimator, path: str | os.PathLike) -> None:
     ------
     TypeError
         If the estimator holds something that cannot be restored without
-        running code (user callbacks, a callable noise, a ``RandomState``, an
+        running code (a ``FunctionTransformer`` with a function or any other
+        callable, user callbacks, a callable noise, a ``RandomState``, an
         estimator of another class, ...); the message names where it is.
 
     See Also

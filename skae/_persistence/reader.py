@@ -6,7 +6,7 @@ from skorch.history import History
 
 from .._engine.choices import loadable_device
 from ..exceptions import ModelFileError
-from .classes import FORMAT_1_NAMES, _allowed_class, _optimizer_class
+from .classes import FORMAT_1_NAMES, _allowed_class, _optimizer_class, check_no_code
 from .encoding import decode_dtype, decode_objects, decode_slice, decode_type
 from .guards import _Archive, _check_optimizer_state, _state_bytes
 
@@ -77,12 +77,16 @@ class _Reader(_Archive):
         params = self.decode({"__dict__": list(node["params"].items())})
         if params.get("memory") is not None:
             raise ModelFileError("The model file sets a Pipeline memory (a cache folder).")
+        for key, value in params.items():
+            check_no_code(name, key, value)
         estimator = cls(**params)
         for key, value in node["state"].items():
             # Fitted attributes only: never a dunder or a method/property name.
             if not isinstance(key, str) or key.startswith("__") or hasattr(cls, key):
                 raise ModelFileError(f"The model file sets a forbidden attribute {key!r}.")
-            setattr(estimator, key, self.decode(value))
+            value = self.decode(value)
+            check_no_code(name, key, value)
+            setattr(estimator, key, value)
         if "net" in node:
             estimator.net_ = self.net(estimator, node["net"])
         return estimator
