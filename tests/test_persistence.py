@@ -569,11 +569,11 @@ PREPROCESSING = {
         numeric,
     ),
     "PowerTransformer": (lambda: PowerTransformer(), complete),
-    "ColumnTransformer-slices-drop-passthrough": (
+    "ColumnTransformer-slice-mask-drop-passthrough": (
         lambda: ColumnTransformer(
             [
                 ("scaled", StandardScaler(), slice(0, 1)),
-                ("gone", "drop", [1]),
+                ("gone", "drop", np.array([False, True, False])),
                 ("kept", "passthrough", [0]),
             ],  # fmt: skip
             remainder="passthrough",
