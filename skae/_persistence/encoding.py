@@ -189,9 +189,10 @@ class _Writer:
         if callable(value):
             name = getattr(value, "__qualname__", type(value).__qualname__)
             raise TypeError(
-                f"{path} is a callable ({name}): a model file holds no code, since restoring "
-                "code means running it; give a value the estimator accepts instead of a "
-                "callable, or use joblib for files only you will load"
+                f"{path} is a callable ({name}), which cannot be saved without pickle: a model "
+                "file holds no code, since restoring code means running it; give a value the "
+                "estimator accepts instead of a callable, or use joblib for files only you "
+                "will load"
             )
         raise TypeError(f"{path} is a {type(value).__name__}, which cannot be saved without pickle")
 
