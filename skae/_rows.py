@@ -175,6 +175,11 @@ class RowTransformerMixin(TransformerMixin):
         X = self._validate_rows(X)
         return self._encode(X)
 
+    def _transform_validated(self, X):
+        """:meth:`transform` of rows already validated (the twin a
+        meta-estimator calls so that it validates its input once)."""
+        return self._encode(X)
+
     def inverse_transform(self, X: ArrayLike) -> NDArray[np.float32]:
         """Decode latent codes back into the input space.
 

@@ -384,7 +384,9 @@ def saved_detector(X, tmp_path_factory):
     from skae import AEOutlierDetector
 
     folder = tmp_path_factory.mktemp("detector")
-    detector = AEOutlierDetector(AutoEncoderTransformer(**TINY), n_trim_steps=1, random_state=0)
+    detector = AEOutlierDetector(
+        AutoEncoderTransformer(**TINY), n_trim_steps=1, max_samples=None, random_state=0
+    )
     detector.set_params(density_weight=1.0)
     skae.save(make_pipeline(StandardScaler(), detector).fit(X), folder / "detector.skae")
     np.savetxt(folder / "rows.csv", X, delimiter=",", header="a,b,c,d,e,f", comments="")

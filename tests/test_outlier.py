@@ -13,6 +13,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skae import AEOutlierDetector, AutoEncoderTransformer, DenoisingAutoEncoder
 
 FAST = dict(n_components=3, hidden_layer_sizes=(16,), max_epochs=20, batch_size=32, device="cpu")
+#: The reconstruction detector: one autoencoder on every row, plus the density.
+EVERY_ROW = dict(max_samples=None)
 
 
 # Short training on purpose; the warning is AutoEncoderTransformer's, tested there.
@@ -47,7 +49,9 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     X_train, _, _ = data
-    return AEOutlierDetector(AutoEncoderTransformer(**FAST), random_state=0).fit(X_train)
+    return AEOutlierDetector(AutoEncoderTransformer(**FAST), random_state=0, **EVERY_ROW).fit(
+        X_train
+    )
 
 
 def test_decision_function_is_shifted_score_samples(fitted, data):
@@ -116,7 +120,7 @@ def test_trimming_ignores_a_cluster_of_training_outliers():
     aucs = {}
     for trim_fraction in (0.0, 0.2):
         detector = AEOutlierDetector(
-            AutoEncoderTransformer(**wide), trim_fraction=trim_fraction, random_state=0
+            AutoEncoderTransformer(**wide), trim_fraction=trim_fraction, random_state=0, **EVERY_ROW
         ).fit(X)
         aucs[trim_fraction] = roc_auc_score(y, -detector.score_samples(X))
     assert aucs[0.0] < 0.95 and aucs[0.2] > 0.98, aucs
@@ -125,7 +129,7 @@ def test_trimming_ignores_a_cluster_of_training_outliers():
 def test_trimming_retrains_on_the_best_rebuilt_rows(data):
     X_train, _, _ = data
     detector = AEOutlierDetector(
-        AutoEncoderTransformer(**FAST), trim_fraction=0.25, n_trim_steps=1, random_state=0
+        AutoEncoderTransformer(**FAST), trim_fraction=0.25, random_state=0, **EVERY_ROW
     ).fit(X_train)
     # The final autoencoder saw 300 of the 400 rows: 10 batches of 32 an epoch.
     assert len(detector.estimator_.net_.history[-1, "batches"]) == 10
@@ -166,7 +170,8 @@ def test_threshold_is_the_cut_on_the_anomaly_score(fitted, data):
         assert scale == pytest.approx(np.subtract(*np.percentile(term, [75, 25])))
     error, nll = terms(X_test)
     (e_loc, n_loc), (e_scale, n_scale) = fitted.score_location_, fitted.score_scale_
-    anomaly = (error - e_loc) / e_scale + fitted.density_weight * (nll - n_loc) / n_scale
+    # density_weight="auto" is 2 on every row
+    anomaly = (error - e_loc) / e_scale + 2.0 * (nll - n_loc) / n_scale
     np.testing.assert_allclose(-fitted.score_samples(X_test), anomaly, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(fitted.predict(X_test) == -1, anomaly > fitted.threshold_)
 
@@ -174,7 +179,7 @@ def test_threshold_is_the_cut_on_the_anomaly_score(fitted, data):
 def test_density_weight_zero_is_the_reconstruction_score_alone(data):
     X_train, X_test, _ = data
     detector = AEOutlierDetector(
-        AutoEncoderTransformer(**FAST), density_weight=0, random_state=0
+        AutoEncoderTransformer(**FAST), density_weight=0, random_state=0, **EVERY_ROW
     ).fit(X_train)
     assert detector.density_estimator_ is None and not hasattr(detector, "score_location_")
     errors = detector.reconstruction_error(X_test, per_feature=True)
@@ -191,7 +196,7 @@ def test_density_flags_rows_rebuilt_well_where_the_data_is_sparse():
     gap = np.array([[0.0, 0.0], [0.2, -0.1], [-0.1, 0.2]])
     ranks = {}
     for weight in (0.0, 2.0):
-        detector = AEOutlierDetector(density_weight=weight, random_state=0).fit(X)
+        detector = AEOutlierDetector(density_weight=weight, random_state=0, **EVERY_ROW).fit(X)
         # Share of training rows that score as more abnormal than the gap's rows.
         ranks[weight] = np.mean(
             -detector.score_samples(X)[:, None] > -detector.score_samples(gap)[None]
@@ -203,7 +208,7 @@ def test_density_flags_rows_rebuilt_well_where_the_data_is_sparse():
 def test_raw_error_is_the_mean_reconstruction_error(data):
     X_train, X_test, _ = data
     detector = AEOutlierDetector(
-        AutoEncoderTransformer(**FAST), error="raw", density_weight=0, random_state=0
+        AutoEncoderTransformer(**FAST), error="raw", density_weight=0, random_state=0, **EVERY_ROW
     )
     detector.fit(X_train)
     expected = detector.estimator_.reconstruction_error(X_test)
@@ -224,17 +229,17 @@ def test_per_feature_error_points_at_the_broken_feature(fitted, data):
 def test_estimator_is_cloned_and_seeded(data):
     X_train, X_test, _ = data
     ae = AutoEncoderTransformer(**FAST)
-    first = AEOutlierDetector(ae, random_state=7).fit(X_train)
+    first = AEOutlierDetector(ae, random_state=7, **EVERY_ROW).fit(X_train)
     assert not hasattr(ae, "net_")
     assert first.estimator_ is not ae
     assert first.estimator_.random_state is not None
-    second = AEOutlierDetector(ae, random_state=7).fit(X_train)
+    second = AEOutlierDetector(ae, random_state=7, **EVERY_ROW).fit(X_train)
     np.testing.assert_array_equal(first.score_samples(X_test), second.score_samples(X_test))
     # random_state=None keeps the estimator's own seed, and seeds the density with it.
-    kept = AEOutlierDetector(clone(ae).set_params(random_state=3)).fit(X_train)
+    kept = AEOutlierDetector(clone(ae).set_params(random_state=3), **EVERY_ROW).fit(X_train)
     assert kept.estimator_.random_state == 3
     assert kept.density_estimator_.random_state == 3
-    again = AEOutlierDetector(clone(ae).set_params(random_state=3)).fit(X_train)
+    again = AEOutlierDetector(clone(ae).set_params(random_state=3), **EVERY_ROW).fit(X_train)
     np.testing.assert_array_equal(kept.score_samples(X_test), again.score_samples(X_test))
 
 
@@ -314,13 +319,13 @@ def test_unfitted_raises(data):
 
 def test_verbose_prints_one_line_per_fit(capsys):
     X = np.random.RandomState(0).normal(size=(100, 4))
-    AEOutlierDetector(n_trim_steps=2, random_state=0, verbose=1).fit(X)
+    AEOutlierDetector(n_trim_steps=2, random_state=0, verbose=1, **EVERY_ROW).fit(X)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 4, lines
     assert "on 100 of 100 rows" in lines[0] and "on 70 of 100 rows" in lines[2]
     # The density's trim is a third of the autoencoder's: 90% of the rows kept.
     assert "VariationalAutoEncoder on 90 of 100 rows" in lines[3]
-    AEOutlierDetector(trim_fraction=0, random_state=0, verbose=1).fit(X)
+    AEOutlierDetector(trim_fraction=0, random_state=0, verbose=1, **EVERY_ROW).fit(X)
     assert "VariationalAutoEncoder on 100 of 100 rows" in capsys.readouterr().out
     AEOutlierDetector(random_state=0).fit(X)
     assert capsys.readouterr().out == ""
@@ -340,8 +345,9 @@ def test_a_default_fit_validates_X_once(monkeypatch):
 
     monkeypatch.setattr(skae._utils, "validate_data", counting)
     X = np.random.RandomState(0).normal(size=(150, 4))
-    detector = AEOutlierDetector(random_state=0).fit(X)
+    detector = AEOutlierDetector(random_state=0, **EVERY_ROW).fit(X)
     assert calls == ["AEOutlierDetector"]
+    assert AEOutlierDetector(random_state=0).fit(X) and calls == ["AEOutlierDetector"] * 2
     assert detector.estimator_.n_features_in_ == 4
     assert detector.density_estimator_.n_features_in_ == 4
     # the fitted inner estimators still validate what a user gives them
@@ -360,5 +366,9 @@ def test_a_subclass_that_overrides_fit_is_called(monkeypatch):
 
     X = np.random.RandomState(0).normal(size=(100, 4))
     AEOutlierDetector(Logged(hidden_layer_sizes=(8,), max_epochs=2, device="cpu"),
-                      density_weight=0, n_trim_steps=1).fit(X)  # fmt: skip
+                      density_weight=0, n_trim_steps=1, **EVERY_ROW).fit(X)  # fmt: skip
     assert seen == [100, 70]
+    seen.clear()
+    AEOutlierDetector(Logged(hidden_layer_sizes=(8,), max_epochs=2, device="cpu"),
+                      max_samples=50, n_estimators=2).fit(X)  # fmt: skip
+    assert seen == [50, 35, 50, 35]

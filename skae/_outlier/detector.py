@@ -32,7 +32,16 @@ from .defaults import (
     robust_location_scale,
     validated_twin,
 )
+from .neighbors import robust_scaling
 from .scores import OutlierScoresMixin, tukey_threshold
+from .subsampled import (
+    anomaly_score,
+    draw,
+    fit_references,
+    fit_trimmed,
+    quiet_fit,
+    resolve_max_samples,
+)
 
 
 @contextmanager
@@ -224,7 +233,14 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         "error": [StrOptions({"standardized", "raw"})],
         "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
         "n_trim_steps": [Interval(Integral, 1, None, closed="left")],
-        "density_weight": [Interval(Real, 0, None, closed="left")],
+        "max_samples": [
+            StrOptions({"auto"}),
+            Interval(Integral, 2, None, closed="left"),
+            Interval(Real, 0, 1, closed="right"),
+            None,
+        ],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "density_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -236,8 +252,10 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         contamination: Literal["auto"] | float = "auto",
         error: Literal["standardized", "raw"] = "standardized",
         trim_fraction: float = 0.3,
-        n_trim_steps: int = 2,
-        density_weight: float = 2.0,
+        n_trim_steps: int = 1,
+        max_samples: Literal["auto"] | int | float | None = "auto",
+        n_estimators: int = 3,
+        density_weight: Literal["auto"] | float = "auto",
         random_state: RandomStateLike = None,
         verbose: int = 0,
     ) -> None:
@@ -246,6 +264,8 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         self.error = error
         self.trim_fraction = trim_fraction
         self.n_trim_steps = n_trim_steps
+        self.max_samples = max_samples
+        self.n_estimators = n_estimators
         self.density_weight = density_weight
         self.random_state = random_state
         self.verbose = verbose
@@ -292,6 +312,21 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             template.set_params(verbose=max(0, self.verbose - 1))
         else:
             template = clone(self.estimator)
+        if self.max_samples is None:
+            scores = self._fit_every_row(X, sample_weight, template)
+        else:
+            scores = self._fit_subsamples(X, sample_weight, template)
+        if self.contamination == "auto":
+            self.threshold_ = tukey_threshold(scores)
+        else:
+            self.threshold_ = float(np.quantile(scores, 1.0 - self.contamination))
+        self.offset_ = -self.threshold_
+        self.decision_scores_ = scores
+
+    def _fit_every_row(self, X, sample_weight, template):
+        """One autoencoder on every row, trimmed, plus the density: the detector
+        of ``max_samples=None``. Returns the training anomaly scores."""
+        self.estimators_ = None
         params = template.get_params()
         # The density model is seeded from random_state, or else from the
         # autoencoder's own integer seed, so a seeded autoencoder stays repeatable.
@@ -315,7 +350,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
 
         scores = self._anomaly_score(errors)
         self.density_estimator_ = None
-        if self.density_weight > 0:
+        if self._density_weight() > 0:
             # The density of the rows the last autoencoder rebuilds best, with
             # a lighter trim than the autoencoder's (a third of it), so that it
             # loses less of the edge of clean data (detect_choices.md).
@@ -341,12 +376,96 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             self.score_location_ = np.array(location)
             self.score_scale_ = np.array(scale)
             scores = self._combine(scores, nll)
-        if self.contamination == "auto":
-            self.threshold_ = tukey_threshold(scores)
-        else:
-            self.threshold_ = float(np.quantile(scores, 1.0 - self.contamination))
-        self.offset_ = -self.threshold_
-        self.decision_scores_ = scores
+        return scores
+
+    def _fit_subsamples(self, X, sample_weight, template):
+        """``n_estimators`` trimmed autoencoders on subsamples, scored by neighbour
+        distances (:mod:`.subsampled`). Returns the training anomaly scores."""
+        if self._density_weight() > 0:
+            raise ValueError(
+                f"density_weight={self.density_weight!r} needs max_samples=None: the "
+                "density model is fitted on every training row."
+            )
+        rng = check_random_state(self.random_state)
+        probability = None
+        if sample_weight is not None:
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight must have a positive sum.")
+            # Weights act by how often a row is drawn; a weight of 0 drops it.
+            probability = sample_weight / sample_weight.sum()
+        self.input_location_, self.input_scale_ = robust_scaling(X)
+        Xs = self._scaled(X)
+        rows = resolve_max_samples(self.max_samples, len(X))
+        seeded = self.random_state is not None and "random_state" in template.get_params()
+        estimators, scales = [], []
+        for _ in range(self.n_estimators):
+            if seeded:
+                template.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+            subsample = draw(rng, len(X), rows, probability)
+            start = time.perf_counter()
+            with _interrupt_raises():
+                estimator = fit_trimmed(
+                    template, Xs, subsample, self.trim_fraction, self.n_trim_steps,
+                    self._fit_quietly, lambda est, S: self._row_errors(est, S)[0],
+                )  # fmt: skip
+            scales.append(self._row_errors(estimator, Xs[subsample])[1])
+            estimators.append(estimator)
+            if self.verbose:
+                print(
+                    f"{type(self).__name__}: fitted {type(estimator).__name__} on "
+                    f"{len(subsample)} of {len(X)} rows (trimmed {self.n_trim_steps}x) "
+                    f"in {time.perf_counter() - start:.1f} s"
+                )
+        self.estimators_ = estimators
+        self.estimator_ = estimators[0]
+        self.feature_scale_ = np.mean(scales, axis=0)
+        self.density_estimator_ = None
+        state, scores = fit_references(Xs, self._encoders(), rng, probability)
+        for name, value in state.items():
+            setattr(self, name, value)
+        return scores
+
+    def _fit_quietly(self, estimator, X):
+        if self.estimator is not None:
+            validated_twin(estimator, "fit", "_fit_validated")(X)
+            return estimator
+        return quiet_fit(estimator, X)
+
+    @staticmethod
+    def _row_errors(estimator, X):
+        """Standardized reconstruction score of each row by ``estimator`` and the
+        per-feature scale: each feature's mean error, floored at a tenth of the
+        mean over features so that a feature rebuilt almost exactly everywhere
+        (one-hot, near-constant) cannot dominate."""
+        errors = np.asarray(
+            validated_twin(estimator, "reconstruction_error", "_reconstruction_error")(
+                X, per_feature=True
+            ),
+            dtype=np.float64,
+        )
+        errors = np.where(np.isfinite(errors), errors, np.inf)
+        scale = np.ma.masked_invalid(errors).mean(axis=0).filled(0.0)
+        scale = np.maximum(scale, max(0.1 * float(scale.mean()), np.finfo(np.float32).tiny))
+        return (errors / scale).mean(axis=1), scale
+
+    def _scaled(self, X):
+        """Rows in the detector's robust scaling, as float32."""
+        return ((X - self.input_location_) / self.input_scale_).astype(np.float32)
+
+    def _encoders(self):
+        """The code map of each autoencoder, on scaled rows, as float32."""
+        return [
+            lambda X, est=est: np.asarray(
+                validated_twin(est, "transform", "_transform_validated")(X), dtype=np.float32
+            )
+            for est in self.estimators_
+        ]
+
+    def _density_weight(self):
+        """``density_weight``, with ``"auto"`` resolved: 2 on every row, else 0."""
+        if self.density_weight == "auto":
+            return 2.0 if self.max_samples is None else 0.0
+        return self.density_weight
 
     def _fit_estimator(self, estimator, X, keep=slice(None), sample_weight=None):
         """Fit ``estimator`` on the rows ``X[keep]`` (weighted); set ``estimator_``
@@ -385,11 +504,23 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         A non-finite error (a row the network cannot rebuild) is inf, so the
         row has the largest anomaly score: it is an outlier, never an inlier.
         """
-        errors = np.asarray(
-            validated_twin(self.estimator_, "reconstruction_error", "_reconstruction_error")(
-                X, per_feature=True
-            ),
-            dtype=np.float64,
+        if getattr(self, "estimators_", None) is not None:
+            # The subsampled detector: the mean over its autoencoders, in its scaling.
+            X = self._scaled(X)
+            estimators = self.estimators_
+        else:
+            estimators = [self.estimator_]
+        errors = np.mean(
+            [
+                np.asarray(
+                    validated_twin(est, "reconstruction_error", "_reconstruction_error")(
+                        X, per_feature=True
+                    ),
+                    dtype=np.float64,
+                )
+                for est in estimators
+            ],
+            axis=0,
         )
         return np.where(np.isfinite(errors), errors, np.inf)
 
@@ -404,10 +535,12 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         each centred on its training median and divided by its training IQR."""
         # Finite locations and scales: a row's inf term stays inf.
         terms = (np.stack([reconstruction, nll], axis=1) - self.score_location_) / self.score_scale_
-        return terms[:, 0] + self.density_weight * terms[:, 1]
+        return terms[:, 0] + self._density_weight() * terms[:, 1]
 
     def _scores(self, X):
         """Anomaly scores of validated rows (higher is more abnormal)."""
+        if getattr(self, "estimators_", None) is not None:
+            return anomaly_score(vars(self), self._encoders(), self._scaled(X))
         scores = self._anomaly_score(self._feature_errors(X))
         if self.density_estimator_ is None:
             return scores

@@ -1,0 +1,153 @@
+"""The default detector: autoencoders on subsamples, scored by neighbour distances.
+
+:class:`skae.AEOutlierDetector` with ``max_samples`` set (the default) fits
+``n_estimators`` autoencoders, each on its own random subsample of
+``max_samples`` rows, trimmed (retrained without the rows it rebuilds worst)
+on that subsample. A row's anomaly score is the sum of three terms, each
+centred on its median and divided by its interquartile range over a sample of
+at most :data:`CALIBRATION_ROWS` training rows:
+
+- **code**: the distance of the row's code, in each autoencoder, to its
+  :data:`N_NEIGHBORS`-th nearest code among small blocks of training rows;
+- **blocks**: the same distance in the input space, among :data:`BLOCKS`
+  blocks of :data:`BLOCK_ROWS` rows;
+- **nearest**: the distance to the nearest of the calibration rows.
+
+The small blocks keep a cluster of outliers in the training rows from
+hiding the test outliers near it (each block holds only a few of them); the
+nearest-row distance is the sharpest one-class score when the training rows
+are clean. Everything is computed in the input scaled by
+:func:`.neighbors.robust_scaling`. Fitting costs the same whatever the number
+of training rows; scoring is linear in it, against about 4,000 reference
+rows. How the rule was chosen: ``benchmarks/results/detect_choices.md``.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from .defaults import robust_location_scale, validated_twin
+from .neighbors import block_distances, block_medians, nearest_distance
+
+#: Rows each autoencoder trains on when ``max_samples="auto"``.
+AUTO_MAX_SAMPLES = 512
+#: Neighbour rank of the block terms (PyOD's and most kNN detectors' default).
+N_NEIGHBORS = 5
+#: Blocks of input rows, and their size.
+BLOCKS, BLOCK_ROWS = 10, 64
+#: Blocks of codes per autoencoder, and their size.
+CODE_BLOCKS, CODE_BLOCK_ROWS = 2, 128
+#: Training rows that calibrate the terms and are the nearest-row reference.
+CALIBRATION_ROWS = 1024
+#: The names of the terms, in the order of ``score_location_``.
+TERMS = ("code", "blocks", "nearest")
+
+
+def resolve_max_samples(max_samples, n_samples):
+    """Rows per autoencoder: ``"auto"`` is 512, a float a fraction of the rows."""
+    if max_samples == "auto":
+        rows = AUTO_MAX_SAMPLES
+    elif isinstance(max_samples, float):
+        rows = int(np.ceil(max_samples * n_samples))
+    else:
+        rows = int(max_samples)
+    return max(1, min(rows, n_samples))
+
+
+def draw(rng, n_samples, size, probability):
+    """``size`` distinct row indices (all rows when there are fewer), drawn with
+    ``probability`` (the normalized sample weights) or uniformly."""
+    available = n_samples if probability is None else int(np.count_nonzero(probability))
+    size = min(size, available)
+    return np.sort(rng.choice(n_samples, size, replace=False, p=probability))
+
+
+def _blocks(rng, n_samples, n_blocks, size, probability):
+    """``n_blocks`` index blocks of ``size`` rows (fewer rows when ``n_samples`` is small)."""
+    return np.stack([draw(rng, n_samples, size, probability) for _ in range(n_blocks)])
+
+
+def fit_references(X, encoders, rng, probability):
+    """The references and calibration of the terms, from the scaled training rows.
+
+    ``encoders`` map scaled rows to the codes of each autoencoder. Returns the
+    fitted attributes of the detector, by name, and the anomaly scores of the
+    calibration rows, each scored without itself in the references (a row's
+    distance to itself would make the training scores too low).
+    """
+    n = len(X)
+    k = max(1, min(N_NEIGHBORS, n - 1))
+    calibration = draw(rng, n, CALIBRATION_ROWS, probability)
+    index = _blocks(rng, n, BLOCKS, BLOCK_ROWS, probability)
+    code_index = [_blocks(rng, n, CODE_BLOCKS, CODE_BLOCK_ROWS, probability) for _ in encoders]
+    state = {
+        "n_neighbors_": k,
+        "nearest_reference_": X[calibration],
+        "neighbor_blocks_": X[index],
+        "code_blocks_": np.stack(
+            [encode(X[rows.ravel()]).reshape(*rows.shape, -1) for encode, rows in zip(encoders, code_index)]
+        ),
+    }
+    # Calibrate on the calibration rows (each left out of the references it is in).
+    Q = state["nearest_reference_"]
+    state["neighbor_medians_"] = block_medians(block_distances(Q, state["neighbor_blocks_"], k))
+    state["code_medians_"] = np.stack(
+        [
+            block_medians(block_distances(encode(Q), blocks, k))
+            for encode, blocks in zip(encoders, state["code_blocks_"])
+        ]
+    )
+    terms = anomaly_terms(state, encoders, Q)
+    location, scale = zip(*(robust_location_scale(term) for term in terms.T))
+    state["score_location_"] = np.array(location)
+    state["score_scale_"] = np.array(scale)
+    scores = ((terms - state["score_location_"]) / state["score_scale_"]).sum(axis=1)
+    return state, scores
+
+
+def anomaly_terms(state, encoders, X):
+    """The uncalibrated terms of scaled rows, one column per name of :data:`TERMS`;
+    ``state`` maps attribute names to the fitted references."""
+    k = state["n_neighbors_"]
+    codes = [
+        block_distances(encode(X), blocks, k) / medians
+        for encode, blocks, medians in zip(encoders, state["code_blocks_"], state["code_medians_"])
+    ]
+    blocks = block_distances(X, state["neighbor_blocks_"], k) / state["neighbor_medians_"]
+    nearest = nearest_distance(X, state["nearest_reference_"])
+    return np.stack(
+        [np.concatenate(codes, axis=1).mean(axis=1), blocks.mean(axis=1), nearest], axis=1
+    )
+
+
+def anomaly_score(state, encoders, X):
+    """The anomaly score of scaled rows: the sum of the calibrated terms."""
+    terms = anomaly_terms(state, encoders, X)
+    return ((terms - state["score_location_"]) / state["score_scale_"]).sum(axis=1)
+
+
+def fit_trimmed(template, X, rows, trim_fraction, n_trim_steps, fit, errors_of):
+    """Fit a clone of ``template`` on ``X[rows]``, then retrain it ``n_trim_steps``
+    times without the ``trim_fraction`` of those rows it rebuilds worst.
+
+    ``fit(estimator, X)`` trains, ``errors_of(estimator, X)`` gives the per-row
+    reconstruction scores. Returns the last estimator.
+    """
+    S = X[rows]
+    keep = np.ones(len(S), dtype=bool)
+    estimator = fit(clone(template), S)
+    for _ in range(n_trim_steps if trim_fraction > 0 else 0):
+        scores = errors_of(estimator, S)
+        keep = scores <= np.quantile(scores, 1.0 - trim_fraction)
+        estimator = fit(clone(template), S[keep])
+    return estimator
+
+
+def quiet_fit(estimator, X):
+    """Fit the default autoencoder on its fixed short budget (no convergence warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        validated_twin(estimator, "fit", "_fit_validated")(X)
+    return estimator
