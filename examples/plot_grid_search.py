@@ -49,6 +49,7 @@ left.set(
     ylabel="cross-validated accuracy",
     title="accuracy of a classifier on the code",
 )
+left.minorticks_off()  # the widths label the axis, not 3x10^0 and 6x10^0
 
 # The refitted pipeline's autoencoder kept its per-epoch history: the training
 # loss, and with ``early_stopping=True`` the loss on the held-out rows, whose

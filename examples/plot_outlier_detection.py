@@ -57,7 +57,13 @@ bins = np.sinh(np.linspace(np.arcsinh(scores.min()), np.arcsinh(scores.max()), 4
 left.hist(scores[is_anomaly == 0], bins, alpha=0.6, label="held-out ones")
 left.hist(scores[is_anomaly == 1], bins, alpha=0.6, label="other digits (anomalies)")
 left.axvline(detector.threshold_, color="k", ls="--", label='threshold ("auto")')
-left.set(xscale="symlog", xlabel="anomaly score", ylabel="test rows", title="scores")
+left.set(
+    xscale="symlog",
+    xlim=(bins[0], bins[-1]),
+    xlabel="anomaly score",
+    ylabel="test rows",
+    title="scores",
+)
 left.legend()
 RocCurveDisplay.from_predictions(is_anomaly, scores, name="AEOutlierDetector", ax=right)
 RocCurveDisplay.from_predictions(is_anomaly, forest_scores, name="IsolationForest", ax=right)
