@@ -31,8 +31,8 @@ $(VENV)/.lint-installed: $(VENV)/.installed
 # ruff (lint and format), the layer contract of docs/design.md, and the
 # public API's type hints ([tool.mypy] in pyproject.toml).
 lint: $(VENV)/.lint-installed
-	$(VENV)/bin/ruff check skae tests benchmarks examples docs/conf.py
-	$(VENV)/bin/ruff format --check skae tests benchmarks examples docs/conf.py
+	$(VENV)/bin/ruff check skae tests benchmarks examples docs/conf.py docs/_gallery_checks.py
+	$(VENV)/bin/ruff format --check skae tests benchmarks examples docs/conf.py docs/_gallery_checks.py
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy skae
 

@@ -8,12 +8,15 @@ into the source tree at build time, so each report is one page.
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import skae
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
+# The gallery's checks (_gallery_checks.py), imported by name.
+sys.path.insert(0, str(DOCS))
 
 project = "skae"
 author = "skae developers"
@@ -64,6 +67,11 @@ sphinx_gallery_conf = {
     "backreferences_dir": "api/generated/backreferences",
     # SKAE_DOCS_FAST=1 builds the pages without running the examples.
     "plot_gallery": "False" if os.environ.get("SKAE_DOCS_FAST") else "True",
+    # An example fails on any warning it emits and warns (an error under -W) on
+    # an empty plot: see _gallery_checks.py.
+    "reset_modules": ("matplotlib", "seaborn", "_gallery_checks.warnings_as_errors"),
+    "reset_modules_order": "both",
+    "image_scrapers": ("_gallery_checks.matplotlib_scraper",),
 }
 
 # -- HTML ----------------------------------------------------------------------
@@ -96,7 +104,11 @@ def _skip_sklearn_machinery(app, what, name, obj, skip, options):
 
 
 def setup(app):
+    import _gallery_checks
+
     app.connect("autodoc-skip-member", _skip_sklearn_machinery)
+    # After sphinx-gallery (priority 500) has written the examples' pages.
+    app.connect("builder-inited", _gallery_checks.check_outputs, priority=900)
 
 
 def _copy_benchmark_reports():

@@ -25,7 +25,7 @@ model = DisentangledAutoEncoder(device="cpu", random_state=0).fit(X[:1400], y[:1
 # Is the group gone from the content code? A classifier trained on the codes of the
 # training rows predicts the group of held-out rows (chance: 0.25).
 Z = model.transform(X)
-probe = MLPClassifier((64,), max_iter=500, random_state=0).fit(Z[:1400], y[:1400])
+probe = MLPClassifier((64,), early_stopping=True, random_state=0).fit(Z[:1400], y[:1400])
 print(f"group from content code: {probe.score(Z[1400:], y[1400:]):.2f} (chance 0.25)")
 
 X_test, y_test = X[1400:], y[1400:]

@@ -76,7 +76,8 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
           near-constant features still get noise to learn to ignore. ``u_i``
           is drawn per row from U(0.25, 1.25), so the network also meets
           weaker and stronger noise than ``noise_level``. Floor and range
-          were chosen on the mismatch grid of ``benchmarks/bench_denoise.py``
+          were chosen on the mismatch grid of
+          :doc:`benchmarks/bench_denoise.py </benchmarks/denoise>`
           (digits, cardio) and confirmed on pendigits and satellite.
         - ``"masking"``: set each entry, with probability ``noise_level``, to
           its feature's training mean. The mean rather than zero: it is

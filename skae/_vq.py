@@ -196,7 +196,7 @@ class VQTransformer(RowTransformerMixin, BaseAutoEncoder):
     With one codebook the model is a clustering whose partition is learned
     through the encoder; KMeans(K) is the reference for its error (measured
     against it, and against PCA at the same number of bits, in
-    ``benchmarks/results/vq.md``). Training converges slowly on small data
+    :doc:`benchmarks/results/vq.md </benchmarks/vq>`). Training converges slowly on small data
     sets (few steps per epoch): if a ``ConvergenceWarning`` says
     ``max_epochs`` ended training, raise it.
 

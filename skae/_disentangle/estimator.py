@@ -120,7 +120,8 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
     300 epochs and ``mmd_weight=1``; sequences a content code of 3 channels
     per frame in a 256/256 convolutional network, batches of 32 windows, 50
     epochs and ``mmd_weight=10``. The rows' defaults were chosen on
-    synthetic families (``benchmarks/bench_disentangle.py``). On log-mel
+    synthetic families
+    (:doc:`benchmarks/bench_disentangle.py </benchmarks/disentangle>`). On log-mel
     speech the rows' network sizes convert further from the real target
     (mel-cepstral distortion 3.22-3.38 dB over three seeds of the
     documentation's benchmark, against 2.91-2.95 dB), at about a quarter of
@@ -162,12 +163,12 @@ class DisentangledAutoEncoder(GroupConversionMixin, SequenceInputMixin, BaseAuto
         content instead. With ``n_codes`` on speech, 1.0 (every inner frame
         decoded from a neighbour's code) made the units the most phone-like
         of the values tried, more informative of the phone than k-means
-        (``benchmarks/results/units.md``).
+        (:doc:`benchmarks/results/units.md </benchmarks/units>`).
     mmd_weight : float or "auto", default="auto"
         Weight of the group discrepancy term for ``method="mmd"``; ignored by
         the other methods. Larger hides the group better and rebuilds less
         exactly. ``"auto"``: 1 for rows, 10 for sequences. On the synthetic
-        families of ``benchmarks/bench_disentangle.py`` (1-6 content
+        families of :doc:`benchmarks/bench_disentangle.py </benchmarks/disentangle>` (1-6 content
         dimensions, 2-16 groups) 1 rather than 10, with the rows' batches of
         512, brings row conversions from about a third to a twentieth of the
         target group's mean error, the group still out of the default

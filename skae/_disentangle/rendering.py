@@ -231,9 +231,10 @@ class GroupConversionMixin:
             lengths) at 0.02-0.06 dB more distortion, and it lowered the
             error of row conversions on
             :class:`~skae.datasets.GroupRenderer`
-            (``benchmarks/results/vc_defaults.md``). A model that does not
-            over-smooth (e.g. a wider network or a larger learning rate
-            there) gains little from it and loses up to 0.16 dB: use 0.
+            (:doc:`benchmarks/results/vc_defaults.md </benchmarks/vc_defaults>`).
+            A model that does not over-smooth (e.g. a wider network or a
+            larger learning rate there) gains little from it and loses up to
+            0.16 dB: use 0.
 
         Returns
         -------

@@ -105,7 +105,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         ``max(32, d)`` units, dropout 0.3, 10 epochs in batches of 128 at a
         learning rate of 3e-3. It does not compress; the dropout and the short training keep it from
         learning the identity. This ranked anomalies best of the settings
-        tried on the ODDS benchmark (``benchmarks/results/detect.md``).
+        tried on the ODDS benchmark (:doc:`benchmarks/results/detect.md </benchmarks/detect>`).
     contamination : "auto" or float, default="auto"
         The expected proportion of outliers in the training data, in
         (0, 0.5]. A float sets ``offset_`` so that this proportion of the
@@ -130,7 +130,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         trains once on every row. Trimming more rows than there are outliers
         costs some ranking quality at the edge of the normal data: on training
         rows known to be clean (a one-class task), use 0 (benchmark:
-        ``benchmarks/results/detect.md``, clean-training sections).
+        :doc:`benchmarks/results/detect.md </benchmarks/detect>`, clean-training sections).
     n_trim_steps : int, default=2
         How many times the autoencoder is retrained on the trimmed rows when
         ``trim_fraction > 0``; fitting trains ``1 + n_trim_steps``
@@ -143,7 +143,7 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         on the device of the autoencoder; it roughly doubles to triples the
         fit time of the default detector. On 23 ADBench sets it raised the
         mean ROC-AUC with clean and with contaminated training rows alike
-        (``benchmarks/results/detect_choices.md``).
+        (:doc:`benchmarks/results/detect_choices.md </benchmarks/detect_choices>`).
     random_state : int, RandomState instance or None, default=None
         Seeds the autoencoder and the density model: their ``random_state``
         is set to integers drawn from this one. None keeps the
