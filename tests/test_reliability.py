@@ -142,11 +142,14 @@ def test_failed_disentangled_fit_keeps_groups(X):
 
 
 # -- (3) a non-finite reconstruction error is an outlier ----------------------
-def test_overflow_rows_are_outliers_with_the_extreme_score(X):
-    detector = AEOutlierDetector(random_state=0).fit(X)
+@pytest.mark.parametrize("max_samples", ["auto", None])
+def test_overflow_rows_are_outliers_with_the_extreme_score(X, max_samples):
+    detector = AEOutlierDetector(max_samples=max_samples, random_state=0).fit(X)
     X_bad = np.vstack([np.full((1, 6), 3e38), X[:1]]).astype(np.float32)
     X_bad[1, 2] = 1e30
-    scores = detector.score_samples(X_bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        scores = detector.score_samples(X_bad)
     assert not np.isnan(scores).any()
     assert np.all(scores == -np.inf)
     assert detector.predict(X_bad).tolist() == [-1, -1]
@@ -373,7 +376,7 @@ def test_ctrl_c_in_the_density_fit_stops_the_detector(X, default_sigint, monkeyp
         )
 
     monkeypatch.setattr(detector_module, "default_density", interrupted_density)
-    detector = AEOutlierDetector(AutoEncoderTransformer(**FAST), n_trim_steps=1)
+    detector = AEOutlierDetector(AutoEncoderTransformer(**FAST), max_samples=None)
     with pytest.raises(KeyboardInterrupt):
         detector.fit(X)
     assert not hasattr(detector, "density_estimator_")

@@ -35,6 +35,7 @@ from .defaults import (
 from .neighbors import robust_scaling
 from .scores import OutlierScoresMixin, tukey_threshold
 from .subsampled import (
+    OVERFLOW,
     anomaly_score,
     draw,
     fit_references,
@@ -449,8 +450,9 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         return (errors / scale).mean(axis=1), scale
 
     def _scaled(self, X):
-        """Rows in the detector's robust scaling, as float32."""
-        return ((X - self.input_location_) / self.input_scale_).astype(np.float32)
+        """Rows in the detector's robust scaling, as float32 (an overflow is inf)."""
+        with np.errstate(over="ignore"):
+            return ((X - self.input_location_) / self.input_scale_).astype(np.float32)
 
     def _encoders(self):
         """The code map of each autoencoder, on scaled rows, as float32."""
@@ -540,7 +542,12 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     def _scores(self, X):
         """Anomaly scores of validated rows (higher is more abnormal)."""
         if getattr(self, "estimators_", None) is not None:
-            return anomaly_score(vars(self), self._encoders(), self._scaled(X))
+            Xs = self._scaled(X)
+            # Values whose squares overflow float32 distances: the extreme score.
+            overflow = ~np.all(np.abs(Xs) < OVERFLOW, axis=1)
+            scores = anomaly_score(vars(self), self._encoders(), np.where(overflow[:, None], 0, Xs))
+            scores[overflow] = np.inf
+            return scores
         scores = self._anomaly_score(self._feature_errors(X))
         if self.density_estimator_ is None:
             return scores

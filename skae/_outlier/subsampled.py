@@ -41,6 +41,9 @@ BLOCKS, BLOCK_ROWS = 10, 64
 CODE_BLOCKS, CODE_BLOCK_ROWS = 2, 128
 #: Training rows that calibrate the terms and are the nearest-row reference.
 CALIBRATION_ROWS = 1024
+#: Scaled values from this size on overflow float32 distances: such a row
+#: gets the extreme anomaly score, as a row the autoencoder cannot rebuild.
+OVERFLOW = 1e18
 #: The names of the terms, in the order of ``score_location_``.
 TERMS = ("code", "blocks", "nearest")
 
