@@ -47,9 +47,11 @@ import skae
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 #: The ODDS datasets, in the shared data folder beside the checkout; 14 more
-#: ADBench sets (wider, to confirm defaults) in ``odds-more``.
+#: ADBench sets (wider, to confirm defaults) in ``odds-more``; four large
+#: ADBench tables (41k to 619k rows) in ``large``.
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "odds"
 MORE_DATA_DIR = DATA_DIR.parent / "odds-more"
+LARGE_DATA_DIR = DATA_DIR.parent / "large"
 
 
 # -- running -----------------------------------------------------------------------
@@ -177,7 +179,7 @@ def load_odds(file, folder=DATA_DIR):
     file : str
         Name of its ``.npz`` file in ``folder``, e.g. ``"6_cardio.npz"``.
     folder : Path, default=DATA_DIR
-        :data:`DATA_DIR` or :data:`MORE_DATA_DIR`.
+        :data:`DATA_DIR`, :data:`MORE_DATA_DIR` or :data:`LARGE_DATA_DIR`.
 
     Returns
     -------
@@ -201,7 +203,7 @@ def load_odds_sets(names=None, folder=DATA_DIR):
         Dataset names, the file name without its number and suffix
         (``"cardio"`` for ``6_cardio.npz``); default all.
     folder : Path, default=DATA_DIR
-        :data:`DATA_DIR` or :data:`MORE_DATA_DIR`.
+        :data:`DATA_DIR`, :data:`MORE_DATA_DIR` or :data:`LARGE_DATA_DIR`.
 
     Returns
     -------
