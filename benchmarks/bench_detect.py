@@ -42,10 +42,10 @@ Peers: IsolationForest, LocalOutlierFactor, OneClassSVM (scikit-learn
 defaults), PCA reconstruction error, kNN (distance to the 5th nearest
 training row, PyOD's ``KNN`` default, through scikit-learn's
 ``NearestNeighbors``), and PyOD's AutoEncoder, VAE and DeepSVDD at their
-defaults (PyOD 2.x; without it they are skipped with a "needs pyod" line).
-PyOD 2.0.5 and 2.1.0's DeepSVDD never updates its network (its
-``loss.backward()`` is commented out; PyOD 3 trains it): its scores are
-distances to the centre in a randomly initialised network.
+defaults (PyOD 3.6.7, ``pip install pyod==3.6.7 --no-deps``; without it they
+are skipped with a "needs pyod" line). PyOD 3 is needed for DeepSVDD: in
+PyOD 2.0.5 and 2.1.0 it never updates its network (its ``loss.backward()``
+is commented out), so its scores would be distances in a random network.
 
 Cost curve (``--cost-curve``): on each large table, the contaminated split of
 seed 0; each method is fitted on N = 10,000, 100,000 and all the training
@@ -111,7 +111,7 @@ FOLDERS = {"odds": DATA_DIR, "odds-more": MORE_DATA_DIR, "large": LARGE_DATA_DIR
 #: Rows kept of each table (random, before the split) unless ``--max-rows`` says otherwise.
 DEFAULT_MAX_ROWS = {"large": 20_000}
 #: How the PyOD peers are installed beside a CPU torch (never let pip pull another torch).
-PYOD_INSTALL = "pip install pyod==2.1.0 --no-deps && pip install numba"
+PYOD_INSTALL = "pip install pyod==3.6.7 --no-deps && pip install numba"
 #: Methods skipped above this many training rows, and why.
 SKIP_ABOVE = {
     "OneClassSVM": (30_000, "RBF kernel, cost grows as rows squared"),
@@ -359,9 +359,12 @@ class _KNN:
 
 METHODS = {
     "skae AEOutlierDetector": _skae,
+    "skae, every row (the default before)": lambda seed: _skae(seed, max_samples=None, n_trim_steps=2),
     "skae, trim_fraction=0": lambda seed: _skae(seed, trim_fraction=0.0),
     "skae, DenoisingAutoEncoder": lambda seed: _SkaeAround(seed, _denoising),
-    "skae, density_weight=0 (before)": lambda seed: _skae(seed, density_weight=0.0),
+    "skae, every row, density_weight=0": lambda seed: _skae(
+        seed, max_samples=None, n_trim_steps=2, density_weight=0.0
+    ),
     "skae, batches of 32 at lr 1e-3, density_weight=0": lambda seed: _SkaeAround(
         seed, _before, density_weight=0.0
     ),

@@ -6,6 +6,7 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
@@ -293,6 +294,10 @@ def test_pipeline_with_scaler(data):
         (dict(trim_fraction=0.5), "trim_fraction"),
         (dict(trim_fraction=-0.1), "trim_fraction"),
         (dict(n_trim_steps=0), "n_trim_steps"),
+        (dict(max_samples=0), "max_samples"),
+        (dict(max_samples=1.5), "max_samples"),
+        (dict(n_estimators=0), "n_estimators"),
+        (dict(density_weight="high"), "density_weight"),
         (dict(estimator=PCA()), "estimator"),
     ],
 )
@@ -372,3 +377,96 @@ def test_a_subclass_that_overrides_fit_is_called(monkeypatch):
     AEOutlierDetector(Logged(hidden_layer_sizes=(8,), max_epochs=2, device="cpu"),
                       max_samples=50, n_estimators=2).fit(X)  # fmt: skip
     assert seen == [50, 35, 50, 35]
+
+
+# -- the default: autoencoders on subsamples, scored by neighbour distances ----
+def test_default_fit_trains_each_autoencoder_on_a_subsample():
+    X = np.random.RandomState(0).normal(size=(3000, 6))
+    detector = AEOutlierDetector(random_state=0).fit(X)
+    assert len(detector.estimators_) == 3 and detector.estimator_ is detector.estimators_[0]
+    for estimator in detector.estimators_:
+        # 512 rows drawn, 358 kept by one trim at 0.3: 3 batches of 128 an epoch.
+        assert len(estimator.net_.history[-1, "batches"]) == 3
+    # Scoring meets a fixed number of reference rows, whatever N is.
+    assert detector.nearest_reference_.shape == (1024, 6)
+    assert detector.neighbor_blocks_.shape == (10, 64, 6)
+    assert detector.code_blocks_.shape == (3, 2, 128, 32)
+    # The cut is set on the calibration rows, not on all 3,000.
+    assert detector.decision_scores_.shape == (1024,)
+    assert (detector.predict(X) == -1).mean() < 0.05
+
+
+def test_training_rows_are_scored_as_new_rows(data):
+    """Leave-one-out: a training row does not count as its own neighbour, so
+    the training scores equal score_samples on the same rows."""
+    X_train, _, _ = data
+    detector = AEOutlierDetector(random_state=0).fit(X_train)
+    np.testing.assert_allclose(
+        detector.decision_scores_, -detector.score_samples(X_train), rtol=1e-5, atol=1e-6
+    )
+    # Scores are in interquartile ranges of the training terms: about 0 inside.
+    assert abs(np.median(detector.decision_scores_)) < 1.5
+
+
+def test_default_ranks_anomalies_and_is_repeatable(data):
+    X_train, X_test, y_test = data
+    first = AEOutlierDetector(random_state=0).fit(X_train)
+    assert roc_auc_score(y_test, -first.score_samples(X_test)) > 0.95
+    second = AEOutlierDetector(random_state=0).fit(X_train)
+    np.testing.assert_array_equal(first.score_samples(X_test), second.score_samples(X_test))
+
+
+def test_a_cluster_of_training_outliers_does_not_shield_its_test_twins():
+    # 4% of the training rows are a tight cluster: distance to the 5th
+    # neighbour among all rows calls its members normal; blocks of 64 rows
+    # hold about 2.6 of them, fewer than 5, and see them.
+    rng = np.random.RandomState(4)
+    X, _ = make_data(480, 0, random_state=4)
+    corner = 2.0 * np.sign(np.random.RandomState(1).normal(size=8))
+    X = StandardScaler().fit_transform(np.vstack([X, corner + 0.3 * rng.normal(size=(20, 8))]))
+    y = np.r_[np.zeros(480), np.ones(20)]
+    detector = AEOutlierDetector(random_state=0).fit(X)
+    knn = NearestNeighbors(n_neighbors=6).fit(X).kneighbors(X)[0][:, -1]
+    auc, knn_auc = roc_auc_score(y, -detector.score_samples(X)), roc_auc_score(y, knn)
+    # measured: 0.86 against 0.50 for the kNN distance
+    assert auc > 0.8 and auc > knn_auc + 0.25, (auc, knn_auc)
+
+
+def test_a_rare_one_hot_column_does_not_dominate_the_score():
+    # A binary column that is 1 in 1% of the rows: its typical error is near
+    # zero, and a standardized error used to put such rows at ~1e9.
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.normal(size=(2000, 6)), (rng.uniform(size=2000) < 0.01).astype(float)]
+    detector = AEOutlierDetector(random_state=0).fit(X)
+    row = np.r_[np.zeros(6), 1.0][None]
+    far = np.r_[np.full(6, 6.0), 0.0][None]
+    assert -detector.score_samples(row)[0] < -detector.score_samples(far)[0]
+    assert -detector.score_samples(row)[0] < 100
+    assert np.all(detector.feature_scale_ >= 0.1 * detector.feature_scale_.mean() - 1e-12)
+
+
+def test_zero_sample_weight_keeps_a_row_out_of_every_reference():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    X[:30] += 8.0
+    weight = np.r_[np.zeros(30), np.ones(270)]
+    detector = AEOutlierDetector(max_samples=100, random_state=0).fit(X, sample_weight=weight)
+    scaled = (X[:30] - detector.input_location_) / detector.input_scale_
+    for reference in (detector.nearest_reference_, detector.neighbor_blocks_.reshape(-1, 4)):
+        assert np.abs(reference[:, None, :] - scaled[None]).sum(axis=2).min() > 1.0
+    # the weighted-out rows are then the outliers
+    assert (detector.predict(X[:30]) == -1).all()
+
+
+def test_density_needs_every_row():
+    X = np.random.RandomState(0).normal(size=(100, 4))
+    with pytest.raises(ValueError, match="max_samples=None"):
+        AEOutlierDetector(density_weight=1.0).fit(X)
+
+
+@pytest.mark.parametrize("max_samples, rows", [(50, 50), (0.25, 75), (1.0, 300), ("auto", 300)])
+def test_max_samples_sets_the_rows_of_each_autoencoder(max_samples, rows, capsys):
+    X = np.random.RandomState(0).normal(size=(300, 4))
+    AEOutlierDetector(max_samples=max_samples, n_estimators=2, random_state=0, verbose=1).fit(X)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(f"on {rows} of 300 rows" in line for line in lines), lines

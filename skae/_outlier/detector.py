@@ -62,30 +62,51 @@ def _interrupt_raises():
 
 
 class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
-    """Unsupervised outlier detection with the reconstruction error of an autoencoder.
+    """Unsupervised outlier detection with an ensemble of autoencoders on subsamples.
 
-    An autoencoder is trained to reconstruct the (mostly normal) training rows;
-    a row it rebuilds badly is anomalous. The reconstruction score of a row is
-    its reconstruction error, either the mean of the per-feature errors
-    (``error="raw"``) or the mean of the per-feature errors each divided by the
-    typical training error of that feature (``error="standardized"``), so that
-    a feature the autoencoder always rebuilds well counts when it is rebuilt
-    badly. The training rows may hold outliers too (they are unlabeled):
-    with ``trim_fraction > 0`` the autoencoder is retrained on the rows it
-    rebuilds best, so that it does not learn to rebuild the outliers.
+    By default (``max_samples="auto"``) the detector works as
+    IsolationForest does, on small random subsamples, so that fitting costs
+    the same whatever the number of training rows and a cluster of outliers
+    in the training rows cannot hide the test outliers near it:
 
-    With ``density_weight > 0`` (the default) the score also says how
-    unlikely a row is: a :class:`VariationalAutoEncoder` is fitted to the
-    training rows whose reconstruction score (by the last autoencoder) is
-    below its ``1 - trim_fraction / 3`` quantile, a lighter trim than the
-    autoencoder's, so that clean data keeps its edge; the anomaly score is
+    1. every feature is centred on its median and divided by its 5-95
+       percentile range (``input_location_``, ``input_scale_``);
+    2. ``n_estimators`` autoencoders are each trained on their own random
+       subsample of ``max_samples`` rows, then retrained ``n_trim_steps``
+       times without the ``trim_fraction`` of that subsample they rebuild
+       worst, so that they do not learn to rebuild the outliers;
+    3. a row's anomaly score sums three terms, each centred on its median
+       and divided by its interquartile range over at most 1,024 training
+       rows (the *calibration* rows): the distance of the row's code, in
+       each autoencoder, to its 5th nearest code among small blocks of
+       training rows; the same distance in the scaled input among ten blocks
+       of 64 rows; and the distance to the nearest calibration row.
+
+    Distances in the learned code see rows that lie where the training rows
+    are sparse even when they are easy to rebuild; the small blocks keep
+    outliers in the training rows from shielding each other (each block
+    holds few of them); the nearest-row distance is the sharpest one-class
+    score when the training rows are clean. Scoring is linear in the rows,
+    against about 2,400 reference rows, in chunks (flat memory). A training
+    row is scored without itself in the references (leave-one-out), as a
+    new row would be.
+
+    With ``max_samples=None`` it is the reconstruction detector (the default
+    before ``max_samples`` existed):
+    one autoencoder trained on every row, and the reconstruction score of a
+    row is its reconstruction error, either the mean of the per-feature
+    errors (``error="raw"``) or their mean after dividing each by the typical
+    training error of its feature (``error="standardized"``), trimmed as
+    above on every row. With ``density_weight > 0`` (``"auto"``: 2 there) a
+    :class:`VariationalAutoEncoder` is fitted to the training rows whose
+    reconstruction score is below its ``1 - trim_fraction / 3`` quantile, and
+    the anomaly score is
     ``(e - median(e)) / IQR(e) + density_weight * (n - median(n)) / IQR(n)``,
-    with ``e`` the reconstruction score above, ``n`` the variational
-    autoencoder's minus log-likelihood, and medians and interquartile ranges
-    taken over the training rows. A row can be rebuilt well and still lie
-    where the normal rows are sparse; the density sees it, and its trim keeps
-    most outliers out of the density as trimming keeps them out of the
-    autoencoder.
+    with ``e`` the reconstruction score and ``n`` the density's minus
+    log-likelihood, medians and interquartile ranges over the training rows.
+    Its cost grows with the rows times the epochs: 24 times IsolationForest's
+    on the nine ODDS sets, where the default is at 2.5 times
+    (:doc:`benchmarks/results/detect.md </benchmarks/detect>`).
 
     The scores follow scikit-learn's outlier conventions (as
     :class:`~sklearn.ensemble.IsolationForest`): :meth:`score_samples` is minus
@@ -93,7 +114,9 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     ``score_samples(X) - offset_`` (negative for outliers) and :meth:`predict`
     returns +1 for inliers and -1 for outliers.
 
-    Scale the input first (e.g. ``StandardScaler``), as for any autoencoder.
+    With ``max_samples=None``, scale the input first (e.g.
+    ``StandardScaler``), as for any autoencoder; the default scales its input
+    itself.
 
     Parameters
     ----------
@@ -101,7 +124,8 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         The autoencoder to train, e.g. :class:`AutoEncoderTransformer` or
         :class:`DenoisingAutoEncoder`: any estimator with ``fit`` and
         ``reconstruction_error(X, per_feature=True)``. It is cloned at fit.
-        None uses an :class:`AutoEncoderTransformer` sized to the data width
+        Each of the ``n_estimators`` is a clone. None uses an
+        :class:`AutoEncoderTransformer` sized to the data width
         ``d``: one hidden layer of ``max(64, 2 * d)`` units, a code of
         ``max(32, d)`` units, dropout 0.3, 10 epochs in batches of 128 at a
         learning rate of 3e-3. It does not compress; the dropout and the short training keep it from
@@ -122,9 +146,10 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         ``"standardized"``: the mean of each feature's error divided by the
         mean training error of that feature.
     trim_fraction : float in [0, 0.5), default=0.3
-        Robust training. After a first fit on every row, a fresh autoencoder
-        is trained on the training rows without the ``trim_fraction`` of
-        them with the highest anomaly scores, so that it does not learn to
+        Robust training. After a first fit on its rows (its subsample, or
+        every row with ``max_samples=None``), a fresh autoencoder is trained
+        on those rows without the ``trim_fraction`` of them with the highest
+        reconstruction (``max_samples=None``: anomaly) scores, so that it does not learn to
         rebuild the outliers in the training data; this is repeated
         ``n_trim_steps`` times, each time trimming by the latest scores (as
         the concentration steps of the minimum covariance determinant). 0
@@ -132,22 +157,33 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         costs some ranking quality at the edge of the normal data: on training
         rows known to be clean (a one-class task), use 0 (benchmark:
         :doc:`benchmarks/results/detect.md </benchmarks/detect>`, clean-training sections).
-    n_trim_steps : int, default=2
-        How many times the autoencoder is retrained on the trimmed rows when
+    n_trim_steps : int, default=1
+        How many times each autoencoder is retrained on the trimmed rows when
         ``trim_fraction > 0``; fitting trains ``1 + n_trim_steps``
-        autoencoders.
-    density_weight : float >= 0, default=2.0
-        Weight of the density term in the anomaly score. 0 fits no density
-        model: the score is the reconstruction score alone, as before this
-        parameter existed. The density model is
+        autoencoders per estimator. (2 before ``max_samples`` existed.)
+    max_samples : "auto", int, float or None, default="auto"
+        The rows each autoencoder is trained on, drawn without replacement
+        (with probabilities proportional to ``sample_weight``, when given):
+        ``"auto"`` is ``min(512, n_samples)``, an int that many rows, a float
+        in (0, 1] that fraction of them. None trains one autoencoder on every
+        row and scores by reconstruction error (and density), see above.
+    n_estimators : int, default=3
+        Autoencoders in the ensemble (``max_samples`` set): each has its own
+        subsample and its own code term.
+    density_weight : "auto" or float >= 0, default="auto"
+        Weight of the density term in the anomaly score of
+        ``max_samples=None``; ``"auto"`` is 2 there and 0 (no density) with
+        subsamples, where a positive weight is an error (the density model is
+        fitted on every row). 0 fits no density
+        model: the score is the reconstruction score alone. The density model is
         ``VariationalAutoEncoder(max_epochs=60, batch_size=128, lr=3e-3)``,
         on the device of the autoencoder; it roughly doubles to triples the
         fit time of the default detector. On 23 ADBench sets it raised the
         mean ROC-AUC with clean and with contaminated training rows alike
         (:doc:`benchmarks/results/detect_choices.md </benchmarks/detect_choices>`).
     random_state : int, RandomState instance or None, default=None
-        Seeds the autoencoder and the density model: their ``random_state``
-        is set to integers drawn from this one. None keeps the
+        Seeds the subsamples, the autoencoders and the density model: their
+        ``random_state`` is set to integers drawn from this one. None keeps the
         ``random_state`` of ``estimator`` and seeds the density model with
         it when it is an integer.
     verbose : int, default=0
@@ -161,27 +197,54 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
     ----------
     estimator_ : estimator
         The fitted clone of ``estimator`` (or of the default autoencoder);
-        with ``trim_fraction > 0`` the one trained on the kept rows.
+        with ``trim_fraction > 0`` the one trained on the kept rows. With
+        ``max_samples`` set, the first of ``estimators_``.
+    estimators_ : list of estimators or None
+        The fitted autoencoders of the ensemble, each on its subsample's
+        kept rows, or None with ``max_samples=None``.
+    input_location_, input_scale_ : ndarray of shape (`n_features_in_`,)
+        Median and 5-95 percentile range (a zero range falls back to the
+        standard deviation, then 1) of each training feature, with
+        ``max_samples`` set: the autoencoders and distances see
+        ``(X - input_location_) / input_scale_``.
+    n_neighbors_ : int
+        Neighbour rank of the block terms (5, fewer on tiny data).
+    code_blocks_ : ndarray of shape (n_estimators, 2, 128, n_components)
+        Codes of the training rows of the code term's blocks.
+    code_medians_ : ndarray of shape (n_estimators, 2)
+        Median distance of the calibration rows to each code block.
+    neighbor_blocks_ : ndarray of shape (10, 64, `n_features_in_`)
+        Scaled training rows of the input term's blocks.
+    neighbor_medians_ : ndarray of shape (10,)
+        Median distance of the calibration rows to each block.
+    nearest_reference_ : ndarray of shape (n_calibration, `n_features_in_`)
+        The calibration rows (at most 1,024 scaled training rows).
     density_estimator_ : VariationalAutoEncoder or None
         The fitted density model (None when ``density_weight=0``).
-    score_location_ : ndarray of shape (2,)
-        Training medians of the reconstruction score and of the density's
-        minus log-likelihood (only when ``density_weight > 0``).
-    score_scale_ : ndarray of shape (2,)
-        Their training interquartile ranges, the divisors of the sum.
+    score_location_ : ndarray of shape (3,) or (2,)
+        Medians of the code, block and nearest terms over the calibration
+        rows; with ``max_samples=None``, training medians of the
+        reconstruction score and of the density's minus log-likelihood (only
+        when the density weight is positive).
+    score_scale_ : ndarray of shape (3,) or (2,)
+        Their interquartile ranges, the divisors of the sum.
     feature_scale_ : ndarray of shape (`n_features_in_`,)
         Mean reconstruction error of each feature over the rows
-        ``estimator_`` was trained on; the divisor of
-        ``error="standardized"``.
+        ``estimator_`` was trained on (the mean over the ensemble, in the
+        scaled input, floored at a tenth of the mean over features, with
+        ``max_samples`` set); the divisor of ``error="standardized"``.
     offset_ : float
         Offset that turns :meth:`score_samples` into :meth:`decision_function`:
         rows with ``score_samples(X) < offset_`` are outliers.
     threshold_ : float
         The same cut on the scale of the anomaly score (``-offset_``): rows
         whose anomaly score exceeds it are outliers.
-    decision_scores_ : ndarray of shape (n_samples,)
+    decision_scores_ : ndarray of shape (n_samples,) or (n_calibration,)
         Anomaly scores of the training rows (higher is more abnormal), as
-        PyOD's detectors keep them; ``labels_`` marks those above
+        PyOD's detectors keep them; with ``max_samples`` set and more than
+        1,024 training rows, those of the calibration rows (each left out of
+        the references), a sample that sets the cut without scoring every
+        training row; ``labels_`` marks those above
         ``threshold_`` with 1. With them, :meth:`predict_proba` and
         :meth:`predict_confidence` work as PyOD's do, for tools written for
         PyOD (threshold libraries, model combination).

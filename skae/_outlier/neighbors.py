@@ -31,15 +31,18 @@ def robust_scaling(X):
 
     Dividing by a wide percentile range instead of the standard deviation
     keeps the outliers in the training rows from setting the scale of a
-    feature. A column whose range is zero (e.g. a constant or a rare binary
-    column) falls back to its standard deviation, and a constant column to 1.
+    feature. A column whose percentile range is zero (a rare binary or
+    one-hot column) is divided by its full range instead, so that its rare
+    value is one unit away, as far as a typical spread of another feature
+    (its standard deviation would put it ten units away at 1%); a constant
+    column by 1.
     """
     X = np.asarray(X, dtype=np.float64)
     low, center, high = np.percentile(X, [5, 50, 95], axis=0)
     spread = high - low
-    std = X.std(axis=0)
+    full = X.max(axis=0) - X.min(axis=0)
     tiny = 1e-9 * max(float(np.max(np.abs(X))), 1.0)
-    spread = np.where(spread > tiny, spread, np.where(std > tiny, std, 1.0))
+    spread = np.where(spread > tiny, spread, np.where(full > tiny, full, 1.0))
     return center, spread
 
 
