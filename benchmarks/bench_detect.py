@@ -359,7 +359,9 @@ class _KNN:
 
 METHODS = {
     "skae AEOutlierDetector": _skae,
-    "skae, every row (the default before)": lambda seed: _skae(seed, max_samples=None, n_trim_steps=2),
+    "skae, every row (the default before)": lambda seed: _skae(
+        seed, max_samples=None, n_trim_steps=2
+    ),
     "skae, trim_fraction=0": lambda seed: _skae(seed, trim_fraction=0.0),
     "skae, DenoisingAutoEncoder": lambda seed: _SkaeAround(seed, _denoising),
     "skae, every row, density_weight=0": lambda seed: _skae(

@@ -45,7 +45,10 @@ EXPECTED_FAILED_CHECKS = {
             "float32 network: one-row and batched forwards differ by rounding "
             "(~1e-6 relative in the squared error), above the check's atol=1e-7"
         ),
-        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS,
+        "check_sample_weight_equivalence_on_dense_data": (
+            "weights set how likely a row is drawn into the subsamples, and a row "
+            "repeated twice is two draws; and " + _WEIGHTS_NOT_REPEATS
+        ),
     },
     "AutoEncoderTransformer": {
         "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_NOT_REPEATS

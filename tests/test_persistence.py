@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.feature_selection import VarianceThreshold
@@ -398,6 +399,10 @@ def test_files_of_format_1_still_load_and_predict_the_same(no_pickle):
     detector = skae.load(DATA / "format1_pipeline_detector.skae")
     np.testing.assert_array_equal(detector.score_samples(X), expected["detector_score_samples"])
     np.testing.assert_array_equal(detector.predict(X), expected["detector_predict"])
+    # It was fitted before max_samples existed: it keeps the detector it was.
+    assert detector[-1].get_params()["max_samples"] is None
+    refitted = clone(detector).fit(X)
+    assert refitted[-1].estimators_ is None and refitted[-1].density_estimator_ is not None
     vq = skae.load(DATA / "format1_vq.skae")
     np.testing.assert_array_equal(vq.transform(X), expected["vq_transform"])
     np.testing.assert_allclose(

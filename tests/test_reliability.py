@@ -368,7 +368,7 @@ def test_failed_warm_fit_keeps_the_precision_of_inference(X):
 def test_ctrl_c_in_the_density_fit_stops_the_detector(X, default_sigint, monkeypatch):
     """The density model warned and the detector set a threshold on 3 of 60 epochs."""
     from skae import VariationalAutoEncoder
-    from skae._outlier import detector as detector_module
+    from skae._outlier import every_row as detector_module
 
     def interrupted_density(random_state=None, device="auto"):
         return VariationalAutoEncoder(

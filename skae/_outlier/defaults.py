@@ -12,12 +12,14 @@ range of their training scores. How the rule was chosen:
 """
 
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .._autoencoder import AutoEncoderTransformer
 from .._vae import VariationalAutoEncoder
+from ..exceptions import TrainingInterruptedWarning
 
 
 def validated_twin(estimator, public, private):
@@ -92,3 +94,19 @@ def robust_location_scale(scores):
     if not spread > 0:
         spread = max(float(np.std(finite)), abs(float(median)) * 1e-6, 1e-12)
     return float(median), float(spread)
+
+
+@contextmanager
+def interrupt_raises():
+    """Ctrl-C in a training phase stops the detector, not just that model.
+
+    The models warn (``TrainingInterruptedWarning``) and keep a half-trained
+    network; a detector would set its threshold on it. The warning becomes a
+    ``KeyboardInterrupt``, and ``fit`` leaves the detector as it was.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingInterruptedWarning)
+        try:
+            yield
+        except TrainingInterruptedWarning:
+            raise KeyboardInterrupt from None

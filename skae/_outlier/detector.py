@@ -1,18 +1,13 @@
-"""Outlier detection with the reconstruction error of an autoencoder."""
+"""Outlier detection with autoencoders: the estimator, its parameters and its scores."""
 
 from __future__ import annotations
 
-import time
-import warnings
-from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -23,45 +18,15 @@ from .._base import DOC_LINK_TEMPLATE
 from .._fitted import unchanged_on_error
 from .._typing import RandomStateLike
 from .._utils import check_flag, validate_rows
-from ..exceptions import TrainingInterruptedWarning
-from .defaults import (
-    default_density,
-    default_estimator,
-    density_score,
-    fit_density,
-    robust_location_scale,
-    validated_twin,
-)
-from .neighbors import robust_scaling
+from .defaults import default_estimator, density_score, validated_twin
+from .every_row import EveryRowMixin
 from .scores import OutlierScoresMixin, tukey_threshold
-from .subsampled import (
-    OVERFLOW,
-    anomaly_score,
-    draw,
-    fit_references,
-    fit_trimmed,
-    quiet_fit,
-    resolve_max_samples,
-)
+from .subsampled import OVERFLOW, SubsampledMixin, anomaly_score
 
 
-@contextmanager
-def _interrupt_raises():
-    """Ctrl-C in a training phase stops the detector, not just that model.
-
-    The models warn (``TrainingInterruptedWarning``) and keep a half-trained
-    network; a detector would set its threshold on it. The warning becomes a
-    ``KeyboardInterrupt``, and ``fit`` leaves the detector as it was.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", TrainingInterruptedWarning)
-        try:
-            yield
-        except TrainingInterruptedWarning:
-            raise KeyboardInterrupt from None
-
-
-class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
+class AEOutlierDetector(
+    SubsampledMixin, EveryRowMixin, OutlierScoresMixin, OutlierMixin, BaseEstimator
+):
     """Unsupervised outlier detection with an ensemble of autoencoders on subsamples.
 
     By default (``max_samples="auto"``) the detector works as
@@ -387,181 +352,11 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
         self.offset_ = -self.threshold_
         self.decision_scores_ = scores
 
-    def _fit_every_row(self, X, sample_weight, template):
-        """One autoencoder on every row, trimmed, plus the density: the detector
-        of ``max_samples=None``. Returns the training anomaly scores."""
-        self.estimators_ = None
-        params = template.get_params()
-        # The density model is seeded from random_state, or else from the
-        # autoencoder's own integer seed, so a seeded autoencoder stays repeatable.
-        density_seed = params.get("random_state")
-        if not isinstance(density_seed, Integral):
-            density_seed = None
-        if self.random_state is not None:
-            rng = check_random_state(self.random_state)
-            seed = rng.randint(np.iinfo(np.int32).max)
-            if "random_state" in params:
-                template.set_params(random_state=seed)
-            density_seed = rng.randint(np.iinfo(np.int32).max)
-
-        errors = self._fit_estimator(clone(template), X, sample_weight=sample_weight)
-        for _ in range(self.n_trim_steps if self.trim_fraction > 0 else 0):
-            # Outliers in the training rows teach the autoencoder to rebuild
-            # them: train a fresh one without the rows worst rebuilt so far.
-            scores = self._anomaly_score(errors)
-            keep = scores <= np.quantile(scores, 1.0 - self.trim_fraction)
-            errors = self._fit_estimator(clone(template), X, keep, sample_weight)
-
-        scores = self._anomaly_score(errors)
-        self.density_estimator_ = None
-        if self._density_weight() > 0:
-            # The density of the rows the last autoencoder rebuilds best, with
-            # a lighter trim than the autoencoder's (a third of it), so that it
-            # loses less of the edge of clean data (detect_choices.md).
-            device = params.get("device", "auto")
-            start = time.perf_counter()
-            rows = scores <= np.quantile(scores, 1.0 - self.trim_fraction / 3)
-            with _interrupt_raises():
-                density = fit_density(
-                    default_density(density_seed, device).set_params(
-                        verbose=max(0, self.verbose - 1)
-                    ),
-                    X[rows],
-                    None if sample_weight is None else sample_weight[rows],
-                )
-            if self.verbose:
-                print(
-                    f"{type(self).__name__}: fitted {type(density).__name__} on "
-                    f"{int(rows.sum())} of {len(X)} rows in {time.perf_counter() - start:.1f} s"
-                )
-            self.density_estimator_ = density
-            nll = density_score(density, X)
-            location, scale = zip(robust_location_scale(scores), robust_location_scale(nll))
-            self.score_location_ = np.array(location)
-            self.score_scale_ = np.array(scale)
-            scores = self._combine(scores, nll)
-        return scores
-
-    def _fit_subsamples(self, X, sample_weight, template):
-        """``n_estimators`` trimmed autoencoders on subsamples, scored by neighbour
-        distances (:mod:`.subsampled`). Returns the training anomaly scores."""
-        if self._density_weight() > 0:
-            raise ValueError(
-                f"density_weight={self.density_weight!r} needs max_samples=None: the "
-                "density model is fitted on every training row."
-            )
-        rng = check_random_state(self.random_state)
-        probability = None
-        if sample_weight is not None:
-            if not sample_weight.sum() > 0:
-                raise ValueError("sample_weight must have a positive sum.")
-            # Weights act by how often a row is drawn; a weight of 0 drops it.
-            probability = sample_weight / sample_weight.sum()
-        self.input_location_, self.input_scale_ = robust_scaling(X)
-        Xs = self._scaled(X)
-        rows = resolve_max_samples(self.max_samples, len(X))
-        seeded = self.random_state is not None and "random_state" in template.get_params()
-        estimators, scales = [], []
-        for _ in range(self.n_estimators):
-            if seeded:
-                template.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-            subsample = draw(rng, len(X), rows, probability)
-            start = time.perf_counter()
-            with _interrupt_raises():
-                estimator = fit_trimmed(
-                    template, Xs, subsample, self.trim_fraction, self.n_trim_steps,
-                    self._fit_quietly, lambda est, S: self._row_errors(est, S)[0],
-                )  # fmt: skip
-            scales.append(self._row_errors(estimator, Xs[subsample])[1])
-            estimators.append(estimator)
-            if self.verbose:
-                print(
-                    f"{type(self).__name__}: fitted {type(estimator).__name__} on "
-                    f"{len(subsample)} of {len(X)} rows (trimmed {self.n_trim_steps}x) "
-                    f"in {time.perf_counter() - start:.1f} s"
-                )
-        self.estimators_ = estimators
-        self.estimator_ = estimators[0]
-        self.feature_scale_ = np.mean(scales, axis=0)
-        self.density_estimator_ = None
-        state, scores = fit_references(Xs, self._encoders(), rng, probability)
-        for name, value in state.items():
-            setattr(self, name, value)
-        return scores
-
-    def _fit_quietly(self, estimator, X):
-        if self.estimator is not None:
-            validated_twin(estimator, "fit", "_fit_validated")(X)
-            return estimator
-        return quiet_fit(estimator, X)
-
-    @staticmethod
-    def _row_errors(estimator, X):
-        """Standardized reconstruction score of each row by ``estimator`` and the
-        per-feature scale: each feature's mean error, floored at a tenth of the
-        mean over features so that a feature rebuilt almost exactly everywhere
-        (one-hot, near-constant) cannot dominate."""
-        errors = np.asarray(
-            validated_twin(estimator, "reconstruction_error", "_reconstruction_error")(
-                X, per_feature=True
-            ),
-            dtype=np.float64,
-        )
-        errors = np.where(np.isfinite(errors), errors, np.inf)
-        scale = np.ma.masked_invalid(errors).mean(axis=0).filled(0.0)
-        scale = np.maximum(scale, max(0.1 * float(scale.mean()), np.finfo(np.float32).tiny))
-        return (errors / scale).mean(axis=1), scale
-
-    def _scaled(self, X):
-        """Rows in the detector's robust scaling, as float32 (an overflow is inf)."""
-        with np.errstate(over="ignore"):
-            return ((X - self.input_location_) / self.input_scale_).astype(np.float32)
-
-    def _encoders(self):
-        """The code map of each autoencoder, on scaled rows, as float32."""
-        return [
-            lambda X, est=est: np.asarray(
-                validated_twin(est, "transform", "_transform_validated")(X), dtype=np.float32
-            )
-            for est in self.estimators_
-        ]
-
     def _density_weight(self):
         """``density_weight``, with ``"auto"`` resolved: 2 on every row, else 0."""
         if self.density_weight == "auto":
             return 2.0 if self.max_samples is None else 0.0
         return self.density_weight
-
-    def _fit_estimator(self, estimator, X, keep=slice(None), sample_weight=None):
-        """Fit ``estimator`` on the rows ``X[keep]`` (weighted); set ``estimator_``
-        and ``feature_scale_``, and return the per-entry errors of all of ``X``."""
-        X_fit = X[keep]
-        weight = None if sample_weight is None else sample_weight[keep]
-        fit_params = {} if weight is None else {"sample_weight": weight}
-        with warnings.catch_warnings():
-            if self.estimator is None:
-                # The default trains a fixed, short budget on purpose: training
-                # to convergence also learns to rebuild the outliers.
-                warnings.simplefilter("ignore", ConvergenceWarning)
-            start = time.perf_counter()
-            with _interrupt_raises():
-                validated_twin(estimator, "fit", "_fit_validated")(X_fit, **fit_params)
-        if self.verbose:
-            print(
-                f"{type(self).__name__}: fitted {type(estimator).__name__} on {len(X_fit)} "
-                f"of {len(X)} rows in {time.perf_counter() - start:.1f} s"
-            )
-        self.estimator_ = estimator
-        errors = self._feature_errors(X)
-        # Rows the network cannot rebuild (inf) do not set the typical error.
-        kept = np.ma.masked_invalid(errors[keep])
-        weights = None if weight is None else np.broadcast_to(weight[:, None], kept.shape)
-        scale = np.ma.average(kept, axis=0, weights=weights).filled(0.0)
-        # A feature rebuilt exactly everywhere (e.g. constant) must not divide
-        # by zero: floor the scale at a tiny fraction of the mean scale.
-        floor = max(float(scale.mean()), np.finfo(np.float32).tiny) * 1e-6
-        self.feature_scale_ = np.maximum(scale, floor)
-        return errors
 
     def _feature_errors(self, X):
         """Per-entry reconstruction errors of validated rows, as float64.
@@ -588,19 +383,6 @@ class AEOutlierDetector(OutlierScoresMixin, OutlierMixin, BaseEstimator):
             axis=0,
         )
         return np.where(np.isfinite(errors), errors, np.inf)
-
-    def _anomaly_score(self, errors):
-        """Row reconstruction scores (higher is more abnormal) from per-entry errors."""
-        if self.error == "standardized":
-            errors = errors / self.feature_scale_
-        return errors.mean(axis=1)
-
-    def _combine(self, reconstruction, nll):
-        """The reconstruction score plus ``density_weight`` times the density's,
-        each centred on its training median and divided by its training IQR."""
-        # Finite locations and scales: a row's inf term stays inf.
-        terms = (np.stack([reconstruction, nll], axis=1) - self.score_location_) / self.score_scale_
-        return terms[:, 0] + self._density_weight() * terms[:, 1]
 
     def _scores(self, X):
         """Anomaly scores of validated rows (higher is more abnormal)."""

@@ -22,14 +22,16 @@ of training rows; scoring is linear in it, against about 4,000 reference
 rows. How the rule was chosen: ``benchmarks/results/detect_choices.md``.
 """
 
+import time
 import warnings
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 
-from .defaults import robust_location_scale, validated_twin
-from .neighbors import block_distances, block_medians, nearest_distance
+from .defaults import interrupt_raises, robust_location_scale, validated_twin
+from .neighbors import block_distances, block_medians, nearest_distance, robust_scaling
 
 #: Rows each autoencoder trains on when ``max_samples="auto"``.
 AUTO_MAX_SAMPLES = 512
@@ -90,7 +92,10 @@ def fit_references(X, encoders, rng, probability):
         "nearest_reference_": X[calibration],
         "neighbor_blocks_": X[index],
         "code_blocks_": np.stack(
-            [encode(X[rows.ravel()]).reshape(*rows.shape, -1) for encode, rows in zip(encoders, code_index)]
+            [
+                encode(X[rows.ravel()]).reshape(*rows.shape, -1)
+                for encode, rows in zip(encoders, code_index)
+            ]
         ),
     }
     # Calibrate on the calibration rows (each left out of the references it is in).
@@ -154,3 +159,91 @@ def quiet_fit(estimator, X):
         warnings.simplefilter("ignore", ConvergenceWarning)
         validated_twin(estimator, "fit", "_fit_validated")(X)
     return estimator
+
+
+class SubsampledMixin:
+    """The fit and the scaling of the subsampled default for :class:`skae.AEOutlierDetector`."""
+
+    def _fit_subsamples(self, X, sample_weight, template):
+        """``n_estimators`` trimmed autoencoders on subsamples, scored by neighbour
+        distances (:mod:`.subsampled`). Returns the training anomaly scores."""
+        if self._density_weight() > 0:
+            raise ValueError(
+                f"density_weight={self.density_weight!r} needs max_samples=None: the "
+                "density model is fitted on every training row."
+            )
+        rng = check_random_state(self.random_state)
+        probability = None
+        if sample_weight is not None:
+            if not sample_weight.sum() > 0:
+                raise ValueError("sample_weight must have a positive sum.")
+            # Weights act by how often a row is drawn; a weight of 0 drops it.
+            probability = sample_weight / sample_weight.sum()
+        self.input_location_, self.input_scale_ = robust_scaling(X)
+        Xs = self._scaled(X)
+        rows = resolve_max_samples(self.max_samples, len(X))
+        seeded = self.random_state is not None and "random_state" in template.get_params()
+        estimators, scales = [], []
+        for _ in range(self.n_estimators):
+            if seeded:
+                template.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+            subsample = draw(rng, len(X), rows, probability)
+            start = time.perf_counter()
+            with interrupt_raises():
+                estimator = fit_trimmed(
+                    template, Xs, subsample, self.trim_fraction, self.n_trim_steps,
+                    self._fit_quietly, lambda est, S: self._row_errors(est, S)[0],
+                )  # fmt: skip
+            scales.append(self._row_errors(estimator, Xs[subsample])[1])
+            estimators.append(estimator)
+            if self.verbose:
+                print(
+                    f"{type(self).__name__}: fitted {type(estimator).__name__} on "
+                    f"{len(subsample)} of {len(X)} rows (trimmed {self.n_trim_steps}x) "
+                    f"in {time.perf_counter() - start:.1f} s"
+                )
+        self.estimators_ = estimators
+        self.estimator_ = estimators[0]
+        self.feature_scale_ = np.mean(scales, axis=0)
+        self.density_estimator_ = None
+        state, scores = fit_references(Xs, self._encoders(), rng, probability)
+        for name, value in state.items():
+            setattr(self, name, value)
+        return scores
+
+    def _fit_quietly(self, estimator, X):
+        if self.estimator is not None:
+            validated_twin(estimator, "fit", "_fit_validated")(X)
+            return estimator
+        return quiet_fit(estimator, X)
+
+    @staticmethod
+    def _row_errors(estimator, X):
+        """Standardized reconstruction score of each row by ``estimator`` and the
+        per-feature scale: each feature's mean error, floored at a tenth of the
+        mean over features so that a feature rebuilt almost exactly everywhere
+        (one-hot, near-constant) cannot dominate."""
+        errors = np.asarray(
+            validated_twin(estimator, "reconstruction_error", "_reconstruction_error")(
+                X, per_feature=True
+            ),
+            dtype=np.float64,
+        )
+        errors = np.where(np.isfinite(errors), errors, np.inf)
+        scale = np.ma.masked_invalid(errors).mean(axis=0).filled(0.0)
+        scale = np.maximum(scale, max(0.1 * float(scale.mean()), np.finfo(np.float32).tiny))
+        return (errors / scale).mean(axis=1), scale
+
+    def _scaled(self, X):
+        """Rows in the detector's robust scaling, as float32 (an overflow is inf)."""
+        with np.errstate(over="ignore"):
+            return ((X - self.input_location_) / self.input_scale_).astype(np.float32)
+
+    def _encoders(self):
+        """The code map of each autoencoder, on scaled rows, as float32."""
+        return [
+            lambda X, est=est: np.asarray(
+                validated_twin(est, "transform", "_transform_validated")(X), dtype=np.float32
+            )
+            for est in self.estimators_
+        ]

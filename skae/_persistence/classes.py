@@ -46,6 +46,13 @@ SKAE_CLASSES = (
     "skae.VariationalAutoEncoder",
 )
 ALLOWED_CLASSES = SKAE_CLASSES + SKLEARN_CLASSES
+#: Parameters added to a class after files were written without them, with
+#: the value that keeps the behaviour those files were fitted with: a file
+#: that lacks one loads with this value, not the new default.
+ADDED_PARAMETERS = {
+    # 2026-12-03: the subsampled detector became the default (issue 28).
+    "skae.AEOutlierDetector": {"max_samples": None, "n_estimators": 1},
+}
 #: How format 1 named each allowed class (by the module that defined it then).
 FORMAT_1_NAMES = {
     "skae._autoencoder.AutoEncoderTransformer": "skae.AutoEncoderTransformer",

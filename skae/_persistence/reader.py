@@ -6,7 +6,13 @@ from skorch.history import History
 
 from .._engine.choices import loadable_device
 from ..exceptions import ModelFileError
-from .classes import FORMAT_1_NAMES, _allowed_class, _optimizer_class, check_no_code
+from .classes import (
+    ADDED_PARAMETERS,
+    FORMAT_1_NAMES,
+    _allowed_class,
+    _optimizer_class,
+    check_no_code,
+)
 from .encoding import decode_dtype, decode_objects, decode_slice, decode_type
 from .guards import _Archive, _check_optimizer_state, _state_bytes
 
@@ -75,6 +81,7 @@ class _Reader(_Archive):
             name = FORMAT_1_NAMES.get(name, name)
         cls = _allowed_class(name)
         params = self.decode({"__dict__": list(node["params"].items())})
+        params = {**ADDED_PARAMETERS.get(name, {}), **params}
         if params.get("memory") is not None:
             raise ModelFileError("The model file sets a Pipeline memory (a cache folder).")
         for key, value in params.items():
