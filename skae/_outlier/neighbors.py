@@ -99,12 +99,18 @@ def block_distances(Q, blocks, k):
     n_blocks, size, width = blocks.shape
     reference = _Reference(blocks.reshape(n_blocks * size, width))
     Q = np.ascontiguousarray(Q, dtype=np.float32)
-    ranks = [0, k - 1, min(k, size - 1)]
     out = np.empty((len(Q), n_blocks))
     for start in range(0, len(Q), CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, len(Q))
         D = reference.partial(Q[start:stop]).reshape(-1, n_blocks, size)
-        selected = np.partition(D, sorted(set(ranks)), axis=2)[:, :, ranks]
+        if k < size:
+            # One partition at k (five times faster than at several ranks):
+            # the k smallest lie before it, in no order.
+            D = np.partition(D, k, axis=2)
+            low = D[:, :, :k]
+            selected = np.stack([low.min(axis=2), low.max(axis=2), D[:, :, k]], axis=2)
+        else:  # a block of k rows or fewer: its farthest row, nothing to skip to
+            selected = np.stack([D.min(axis=2), D.max(axis=2), D.max(axis=2)], axis=2)
         out[start:stop] = _leave_one_out(selected, Q[start:stop])
     return out
 
@@ -114,13 +120,22 @@ def nearest_distance(Q, R):
     an identical row left out (see :func:`_leave_one_out`)."""
     reference = _Reference(R)
     Q = np.ascontiguousarray(Q, dtype=np.float32)
-    ranks = [0, 0, min(1, len(R) - 1)]
     out = np.empty(len(Q))
     for start in range(0, len(Q), CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, len(Q))
         D = reference.partial(Q[start:stop])
-        selected = np.partition(D, sorted(set(ranks)), axis=1)[:, ranks]
-        out[start:stop] = _leave_one_out(selected, Q[start:stop])
+        nearest = np.argmin(D, axis=1)
+        first = D[np.arange(len(D)), nearest]
+        # The second nearest matters only for a row at distance zero (rare
+        # but for training rows): mask the nearest there and look again.
+        second = first.copy()
+        if len(R) > 1:
+            q2 = (Q[start:stop].astype(np.float64) ** 2).sum(axis=1)
+            zero = np.flatnonzero(first + q2 <= 1e-6 * np.maximum(q2, 1.0))
+            if zero.size:
+                D[zero, nearest[zero]] = np.inf
+                second[zero] = D[zero].min(axis=1)
+        out[start:stop] = _leave_one_out(np.stack([first, first, second], axis=1), Q[start:stop])
     return out
 
 
