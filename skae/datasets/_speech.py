@@ -7,6 +7,7 @@ phone being spoken.
 
 import os
 from collections.abc import Sequence
+from importlib.metadata import version
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -380,8 +381,6 @@ def make_speech_corpus(
     hop_length = sr // 100  # 10 ms
     cache, cached = None, None
     if cache_dir not in (None, False) and not return_audio:
-        import librosa
-
         # Everything the spectrograms and phones depend on.
         key = dict(
             format=3,
@@ -395,7 +394,7 @@ def make_speech_corpus(
             fmax=FMAX,
             top_db=TOP_DB,
             espeak=_espeak.version(),
-            librosa=librosa.__version__,
+            librosa=version("librosa"),
         )
         cache = _cache.cache_path(cache_dir, key)
         cached = _cache.load(cache, key)
