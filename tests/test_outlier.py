@@ -255,6 +255,17 @@ def test_default_estimator_is_sized_to_the_data(data):
     assert detector.predict(X_test).shape == (len(X_test),)
 
 
+def test_default_estimator_widths_stop_growing_on_wide_data():
+    # Twice the features up to MAX_HIDDEN, then flat: a fit step costs time
+    # linear in the width of the data.
+    X = np.random.default_rng(0).normal(size=(60, 300)).astype(np.float32)
+    detector = AEOutlierDetector(max_samples=40, n_estimators=1, random_state=0).fit(X)
+    assert detector.estimator_.hidden_layer_sizes == (256,)
+    assert detector.estimator_.n_components == 128
+    assert detector.estimators_[0].n_features_in_ == 300
+    assert np.isfinite(detector.score_samples(X[:5])).all()
+
+
 def test_nested_parameters_tune_in_grid_search(data):
     X_train, X_test, y_test = data
     X = np.vstack([X_train[:100], X_test])

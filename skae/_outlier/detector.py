@@ -69,8 +69,8 @@ class AEOutlierDetector(
     ``(e - median(e)) / IQR(e) + density_weight * (n - median(n)) / IQR(n)``,
     with ``e`` the reconstruction score and ``n`` the density's minus
     log-likelihood, medians and interquartile ranges over the training rows.
-    Its cost grows with the rows times the epochs: 24 times IsolationForest's
-    on the nine ODDS sets, where the default is at 2.5 times
+    Its cost grows with the rows times the epochs: 40 times IsolationForest's
+    on the nine ODDS sets, where the default is at 2.4 to 2.8 times
     (:doc:`benchmarks/results/detect.md </benchmarks/detect>`).
 
     The scores follow scikit-learn's outlier conventions (as
@@ -91,8 +91,8 @@ class AEOutlierDetector(
         ``reconstruction_error(X, per_feature=True)``. It is cloned at fit.
         Each of the ``n_estimators`` is a clone. None uses an
         :class:`AutoEncoderTransformer` sized to the data width
-        ``d``: one hidden layer of ``max(64, 2 * d)`` units, a code of
-        ``max(32, d)`` units, dropout 0.3, 10 epochs in batches of 128 at a
+        ``d``: one hidden layer of ``min(max(64, 2 * d), 256)`` units, a code
+        of ``min(max(32, d), 128)`` units, dropout 0.3, 10 epochs in batches of 128 at a
         learning rate of 3e-3. It does not compress; the dropout and the short training keep it from
         learning the identity. This ranked anomalies best of the settings
         tried on the ODDS benchmark (:doc:`benchmarks/results/detect.md </benchmarks/detect>`).
