@@ -14,8 +14,10 @@ list ``[lo, hi]``); any other key is an estimator parameter. ``{}`` is the
 estimator as it is. Prints, per candidate, DAE / PCA of every cell (the
 diagonal first) and the worst ratio, for one reconstruction pass, for the
 impulse rule with entries farther than 2 or 3 training deviations from their
-reconstruction filled by it, and for ``denoise``'s default (which fills by
-the feature mean for masking). The choices it led to are in
+reconstruction filled by it, for ``denoise``'s default (which fills by the
+feature mean for masking), and for a rule that measures the distance in the
+training rows' own reconstruction residual deviations instead, at each of
+:data:`RESIDUAL_T`, filled as ``denoise`` fills (measured, not adopted). The choices it led to are in
 ``results/denoise.md``.
 """
 
@@ -34,6 +36,9 @@ from skae import DenoisingAutoEncoder
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_train_test, single_thread  # noqa: E402
 from bench_denoise import DATASETS, MISMATCH, corrupt, mismatch, mse  # noqa: E402
+
+#: Thresholds, in training residual deviations, of the residual impulse rule.
+RESIDUAL_T = (3.0, 5.0, 8.0)
 
 
 class _Candidate:
@@ -100,6 +105,9 @@ def main(names, seeds, candidates):
                         .set_params(**params)
                         .fit(X_train)
                     )
+                    res_std = np.maximum(
+                        (X_train - dae.denoise(X_train, impulse_threshold=None)).std(0), 1e-6
+                    )
                     for cell in out:
                         rng = np.random.RandomState(seed)
                         if cell == "diag":
@@ -115,6 +123,13 @@ def main(names, seeds, candidates):
                             X_fill = np.where(far, X_rec, X_noisy)
                             d.append(mse(dae.denoise(X_fill, impulse_threshold=None), X_test))
                         d.append(mse(dae.denoise(X_noisy), X_test))
+                        # Impulses measured in the training rows' own residual
+                        # deviation, filled as denoise fills them.
+                        fill = dae._feature_mean if noise == "masking" else X_rec
+                        for t in RESIDUAL_T:
+                            far = np.abs(X_noisy - X_rec) > t * res_std
+                            X_fill = np.where(far, fill, X_noisy).astype(np.float32)
+                            d.append(mse(dae.denoise(X_fill, impulse_threshold=None), X_test))
                         out[cell].append((d, p))
                 line = []
                 for cell, v in out.items():

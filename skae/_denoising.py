@@ -79,13 +79,14 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
           were chosen on the mismatch grid of
           :doc:`benchmarks/bench_denoise.py </benchmarks/denoise>`
           (digits, cardio) and confirmed on pendigits and satellite.
-        - ``"masking"``: set each entry, with probability ``noise_level``, to
-          its feature's training mean. The mean rather than zero: it is
+        - ``"masking"``: set each entry of row ``i``, with probability
+          ``noise_level * u_i`` (``u_i`` as above), to its feature's training
+          mean. The mean rather than zero: it is
           "no information" whatever the scaling, whereas zero is a value
           outside the range of unscaled features (on standardized data the
           two agree).
-        - ``"swap"``: replace each entry, with probability ``noise_level``, by
-          the same feature's value in another row of the batch drawn at
+        - ``"swap"``: replace each entry of row ``i``, with probability
+          ``noise_level * u_i``, by the same feature's value in another row of the batch drawn at
           random. Corrupted rows keep every feature's marginal distribution,
           which suits tabular data with mixed or discrete features.
         - callable ``f(x, generator) -> x_tilde``: ``x`` is a float32 tensor
@@ -99,10 +100,10 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
         or each ``partial_fit``).
     noise_level : float, default=0.1
         Strength of the noise: the nominal multiple of each feature's
-        standard deviation for ``"gaussian"`` (>= 0; rows get 0.25 to 1.25
-        times it), the probability that an entry is
-        corrupted for ``"masking"`` and ``"swap"`` (in [0, 1]). 0 trains a
-        plain autoencoder.
+        standard deviation for ``"gaussian"`` (>= 0), the nominal
+        probability that an entry is corrupted for ``"masking"`` and
+        ``"swap"`` (in [0, 1]); every row gets 0.25 to 1.25 times it. 0 trains
+        a plain autoencoder.
     encoder : torch.nn.Module, callable or None, default=None
         Your own encoder instead of the MLP (give ``decoder`` too). A module
         is copied at each fit, so the parameter stays untrained and the
@@ -335,8 +336,8 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
             scale = torch.maximum(torch.where(varying, std, typical), NOISE_FLOOR * typical)
             return GaussianNoise(self.noise_level, scale, *LEVEL_RANGE)
         if self.noise == "masking":
-            return MaskingNoise(self.noise_level, X.mean(dim=0))
-        return SwapNoise(self.noise_level)
+            return MaskingNoise(self.noise_level, X.mean(dim=0), *LEVEL_RANGE)
+        return SwapNoise(self.noise_level, *LEVEL_RANGE)
 
     def _summarize_training(self, X, cond):
         """Also keep the training rows' per-feature mean and deviation, for

@@ -21,9 +21,17 @@ class _FeatureNoise:
     user's array.
     """
 
-    def __init__(self, noise_level, stats):
+    def __init__(self, noise_level, stats, low=1.0, high=1.0):
         self.noise_level = float(noise_level)
         self.stats = stats
+        self.low, self.high = float(low), float(high)
+
+    def _level(self, x, generator):
+        """``noise_level``, or per row ``noise_level * U(low, high)`` of shape (batch, 1)."""
+        if self.low == self.high:
+            return self.noise_level * self.low
+        u = torch.rand((x.shape[0], 1), generator=generator, device=x.device, dtype=x.dtype)
+        return self.noise_level * (self.low + (self.high - self.low) * u)
 
     def _stat(self, name, x):
         stat = self.stats[name]
@@ -38,19 +46,27 @@ class _FeatureNoise:
         state["stats"] = {name: t.cpu() for name, t in self.stats.items()}
         return state
 
+    def __setstate__(self, state):
+        # Corruptions pickled before the per-row range trained at the nominal level.
+        self.__dict__.update({"low": 1.0, "high": 1.0, **state})
+
     def __repr__(self):
-        return f"{type(self).__name__}(noise_level={self.noise_level})"
+        return (
+            f"{type(self).__name__}(noise_level={self.noise_level}, "
+            f"low={self.low}, high={self.high})"
+        )
 
 
 #: Gaussian training noise: every feature's scale is at least this share of the
 #: features' mean deviation, so that near-constant features (border pixels)
 #: still get noise to learn to ignore, as test noise rarely spares them.
 NOISE_FLOOR = 0.5
-#: Gaussian training noise: each row's level is ``noise_level`` times a draw
+#: Every built-in training noise: each row's level (a deviation multiple, or the
+#: probability of masking / swapping an entry) is ``noise_level`` times a draw
 #: from U(*LEVEL_RANGE), so that the network denoises weaker and stronger noise
-#: than the nominal level, not that level alone. Both chosen on the mismatch
-#: grid of ``benchmarks/bench_denoise.py`` (digits and cardio), confirmed on
-#: pendigits, satellite and ODDS sets it does not use (results/denoise.md).
+#: than the nominal level, not that level alone. Chosen on the mismatch grid of
+#: ``benchmarks/bench_denoise.py`` (digits and cardio), confirmed on pendigits
+#: and satellite, which it does not use (results/denoise.md).
 LEVEL_RANGE = (0.25, 1.25)
 
 
@@ -71,67 +87,60 @@ class GaussianNoise(_FeatureNoise):
     """
 
     def __init__(self, noise_level, std, low=1.0, high=1.0):
-        super().__init__(noise_level, {"std": std})
-        self.low, self.high = float(low), float(high)
+        super().__init__(noise_level, {"std": std}, low, high)
 
     def __call__(self, x, generator):
-        scale = self.noise_level * self._stat("std", x)  # (n_features,)
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        if self.low != self.high:
-            u = torch.rand((x.shape[0], 1), generator=generator, device=x.device, dtype=x.dtype)
-            scale = scale * (self.low + (self.high - self.low) * u)  # (batch, n_features)
-        return x + noise * scale
-
-    def __setstate__(self, state):
-        # Models pickled before the per-row range trained at the nominal level.
-        self.__dict__.update({"low": 1.0, "high": 1.0, **state})
-
-    def __repr__(self):
-        return (
-            f"{type(self).__name__}(noise_level={self.noise_level}, "
-            f"low={self.low}, high={self.high})"
-        )
+        level = self._level(x, generator)  # a float, or (batch, 1)
+        return x + noise * (level * self._stat("std", x))
 
 
 class MaskingNoise(_FeatureNoise):
-    """Set each entry, with probability ``noise_level``, to its feature's mean.
+    """Set each entry of row ``i``, with probability ``noise_level * u_i``, to
+    its feature's mean.
 
     Parameters
     ----------
     noise_level : float
-        Probability, in [0, 1], that an entry is masked.
+        Nominal probability, in [0, 1], that an entry is masked.
     mean : torch.Tensor of shape (n_features,)
         Per-feature mean of the training rows.
+    low, high : float, default=1.0
+        Range of the per-row multiplier ``u_i`` of ``noise_level``; a
+        probability above 1 masks every entry of the row.
     """
 
-    def __init__(self, noise_level, mean):
-        super().__init__(noise_level, {"mean": mean})
+    def __init__(self, noise_level, mean, low=1.0, high=1.0):
+        super().__init__(noise_level, {"mean": mean}, low, high)
 
     def __call__(self, x, generator):
-        mask = torch.rand(x.shape, generator=generator, device=x.device) < self.noise_level
-        return torch.where(mask, self._stat("mean", x), x)
+        mask = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return torch.where(mask < self._level(x, generator), self._stat("mean", x), x)
 
 
 class SwapNoise(_FeatureNoise):
-    """Replace each entry, with probability ``noise_level``, by the same
-    feature's value in another row of the batch, drawn at random.
+    """Replace each entry of row ``i``, with probability ``noise_level * u_i``,
+    by the same feature's value in another row of the batch, drawn at random.
 
     A batch of one row is returned unchanged (there is no other row).
 
     Parameters
     ----------
     noise_level : float
-        Probability, in [0, 1], that an entry is swapped.
+        Nominal probability, in [0, 1], that an entry is swapped.
+    low, high : float, default=1.0
+        Range of the per-row multiplier ``u_i`` of ``noise_level``.
     """
 
-    def __init__(self, noise_level):
-        super().__init__(noise_level, {})
+    def __init__(self, noise_level, low=1.0, high=1.0):
+        super().__init__(noise_level, {}, low, high)
 
     def __call__(self, x, generator):
         n_rows = x.shape[0]
         if n_rows < 2:
             return x
-        mask = torch.rand(x.shape, generator=generator, device=x.device) < self.noise_level
+        mask = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        mask = mask < self._level(x, generator)
         # An offset in [1, n_rows) never picks the row itself.
         offset = torch.randint(1, n_rows, x.shape, generator=generator, device=x.device)
         donors = (torch.arange(n_rows, device=x.device)[:, None] + offset) % n_rows

@@ -161,8 +161,10 @@ def test_masking_and_swap_corrupt_the_requested_fraction(noise, noise_level):
     dae = DenoisingAutoEncoder(noise=noise, noise_level=noise_level, **FAST).fit(X)
     x, x_tilde = _corrupt(dae, X)
     changed = (x_tilde != x).numpy()
-    # Continuous data: a corrupted entry (almost) never keeps its value.
-    np.testing.assert_allclose(changed.mean(axis=0), noise_level, atol=0.03)
+    # Continuous data: a corrupted entry (almost) never keeps its value. Each
+    # row's probability is noise_level times a draw from U(*LEVEL_RANGE).
+    low, high = LEVEL_RANGE
+    np.testing.assert_allclose(changed.mean(axis=0), noise_level * (low + high) / 2, atol=0.03)
     x, x_tilde = x.numpy(), x_tilde.numpy()
     for j in range(X.shape[1]):
         new_values = x_tilde[changed[:, j], j]
@@ -173,6 +175,32 @@ def test_masking_and_swap_corrupt_the_requested_fraction(noise, noise_level):
             assert isinstance(dae.net_.corruption, SwapNoise)
             # Swapped in from the same feature of other rows.
             assert np.isin(new_values, x[:, j]).all()
+
+
+@pytest.mark.parametrize("noise", ["masking", "swap"])
+def test_masking_and_swap_draw_a_level_per_row(noise):
+    X = np.random.RandomState(2).normal(size=(2000, 1000)).astype(np.float32)
+    dae = DenoisingAutoEncoder(noise=noise, noise_level=0.4, **FAST).fit(X[:64])
+    x, x_tilde = _corrupt(dae, X)
+    per_row = (x_tilde != x).numpy().mean(axis=1)
+    low, high = LEVEL_RANGE
+    # Within the range of levels, and spread far wider than one level's
+    # binomial spread (0.014 at p=0.3 over 1,000 entries).
+    assert 0.4 * low - 0.04 < per_row.min() < 0.4 * low + 0.04
+    assert 0.4 * high - 0.04 < per_row.max() < 0.4 * high + 0.04
+    assert per_row.std() > 3 * np.sqrt(0.3 * 0.7 / 1000)
+
+
+def test_corruptions_pickled_before_the_level_range_keep_the_nominal_level():
+    old = MaskingNoise(0.3, torch.zeros(4))
+    state = old.__getstate__()
+    del state["low"], state["high"]
+    revived = MaskingNoise.__new__(MaskingNoise)
+    revived.__setstate__(state)
+    assert (revived.low, revived.high) == (1.0, 1.0)
+    x = torch.ones(5000, 4)
+    masked = revived(x, torch.Generator().manual_seed(0)) != x
+    np.testing.assert_allclose(masked.float().mean().item(), 0.3, atol=0.02)
 
 
 def test_swap_draws_donors_from_other_rows_and_leaves_single_rows():
