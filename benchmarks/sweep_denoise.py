@@ -17,8 +17,8 @@ impulse rule with entries farther than 2 or 3 training deviations from their
 reconstruction filled by it, for ``denoise``'s default (which fills by the
 feature mean for masking), and for a rule that measures the distance in the
 training rows' own reconstruction residual deviations instead, at each of
-:data:`RESIDUAL_T`, filled as ``denoise`` fills (measured, not adopted). The choices it led to are in
-``results/denoise.md``.
+:data:`RESIDUAL_T`, filled as ``denoise`` fills (measured, not adopted). The
+choices it led to are in ``results/denoise.md``.
 """
 
 import json

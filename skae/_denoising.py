@@ -81,14 +81,14 @@ class DenoisingAutoEncoder(AutoEncoderTransformer):
           (digits, cardio) and confirmed on pendigits and satellite.
         - ``"masking"``: set each entry of row ``i``, with probability
           ``noise_level * u_i`` (``u_i`` as above), to its feature's training
-          mean. The mean rather than zero: it is
-          "no information" whatever the scaling, whereas zero is a value
-          outside the range of unscaled features (on standardized data the
-          two agree).
+          mean. The mean rather than zero: it is "no information" whatever
+          the scaling, whereas zero is a value outside the range of unscaled
+          features (on standardized data the two agree).
         - ``"swap"``: replace each entry of row ``i``, with probability
-          ``noise_level * u_i``, by the same feature's value in another row of the batch drawn at
-          random. Corrupted rows keep every feature's marginal distribution,
-          which suits tabular data with mixed or discrete features.
+          ``noise_level * u_i``, by the same feature's value in another row
+          of the batch drawn at random. Corrupted rows keep every feature's
+          marginal distribution, which suits tabular data with mixed or
+          discrete features.
         - callable ``f(x, generator) -> x_tilde``: ``x`` is a float32 tensor
           of shape ``(batch, n_features)`` (a copy ``f`` may modify),
           ``generator`` a ``torch.Generator`` on ``x``'s device to draw with,

@@ -92,9 +92,9 @@ class AEOutlierDetector(
         Each of the ``n_estimators`` is a clone. None uses an
         :class:`AutoEncoderTransformer` sized to the data width
         ``d``: one hidden layer of ``min(max(64, 2 * d), 256)`` units, a code
-        of ``min(max(32, d), 128)`` units, dropout 0.3, 10 epochs in batches of 128 at a
-        learning rate of 3e-3. It does not compress; the dropout and the short training keep it from
-        learning the identity. This ranked anomalies best of the settings
+        of ``min(max(32, d), 128)`` units, dropout 0.3, 10 epochs in batches
+        of 128 at a learning rate of 3e-3. It does not compress; the dropout
+        and the short training keep it from learning the identity. This ranked anomalies best of the settings
         tried on the ODDS benchmark (:doc:`benchmarks/results/detect.md </benchmarks/detect>`).
     contamination : "auto" or float, default="auto"
         The expected proportion of outliers in the training data, in
