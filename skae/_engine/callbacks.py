@@ -179,6 +179,13 @@ class EpochTable(PrintLog):
 
     _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
+    def on_epoch_end(self, net, **kwargs):
+        # skorch formats the table even when it prints nothing (verbose=0 and
+        # the default sink): 14 ms of a 0.3 s detector fit went to tables.
+        if self.sink is print and not net.verbose:
+            return
+        super().on_epoch_end(net, **kwargs)
+
     def format_row(self, row, key, color):
         text = super().format_row(row, key, color)
         terminal = self.sink is print and on_terminal()
