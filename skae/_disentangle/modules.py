@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._nn.dropout import Dropout
 from .._nn.mlp import ACTIVATIONS, MLP, mirrored_mlps
 from .._nn.quantizer import VectorQuantizer
 from .group_encoder import GroupEncoder, same_group_partners
@@ -341,7 +342,7 @@ class DisentangledConv(_Disentangler):
         self.instance_norm = instance_norm
         self.code_jitter = float(code_jitter)
         self.activation = ACTIVATIONS[activation]()
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         pad = KERNEL_SIZE // 2
         widths = [n_features, *hidden_sizes]
         self.encoder = nn.ModuleList(

@@ -6,6 +6,8 @@ explicit constructor arguments and maps tensors to tensors.
 
 from torch import nn
 
+from .dropout import Dropout
+
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
@@ -65,7 +67,7 @@ class MLP(nn.Sequential):
                 layers.append(nn.BatchNorm1d(size))
             layers.append(ACTIVATIONS[activation]())
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             width = size
         layers.append(nn.Linear(width, out_features))
         if output_activation is not None:
