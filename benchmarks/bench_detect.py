@@ -604,12 +604,18 @@ def plot_auc(auc, seeds, title, path):
     plt.close(fig)
 
 
-def section(protocol, collection, results, auc, summary, seeds, missing=None, figure=True):
-    """Markdown of one protocol on one collection, and (with ``figure``) its figure."""
+def section(
+    protocol, collection, results, auc, summary, seeds, missing=None, figure=True, out="detect"
+):
+    """Markdown of one protocol on one collection, and (with ``figure``) its figure.
+
+    The figure is named after the report ``out`` as well, so that two reports of the same
+    collection (e.g. ``large`` capped and at full size) do not overwrite each other's.
+    """
     stem = (
         "detect"
-        if (protocol, collection) == ("contaminated", "odds")
-        else (f"detect_{protocol}_{collection}".replace("-", "_"))
+        if (out, protocol, collection) == ("detect", "contaminated", "odds")
+        else (f"{out}_{protocol}_{collection}".replace("-", "_"))
     )
     trained_on = (
         "the contaminated training part"
@@ -693,7 +699,7 @@ def write_report(sections, seeds, elapsed, workers=1, out="detect", caps="", com
         "",
     ]
     for (protocol, collection), (results, auc, summary, missing) in sections.items():
-        lines += section(protocol, collection, results, auc, summary, seeds, missing)
+        lines += section(protocol, collection, results, auc, summary, seeds, missing, out=out)
     (RESULTS_DIR / f"{out}.md").write_text("\n".join(lines))
 
 
