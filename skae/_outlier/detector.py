@@ -69,8 +69,8 @@ class AEOutlierDetector(
     ``(e - median(e)) / IQR(e) + density_weight * (n - median(n)) / IQR(n)``,
     with ``e`` the reconstruction score and ``n`` the density's minus
     log-likelihood, medians and interquartile ranges over the training rows.
-    Its cost grows with the rows times the epochs: 40 times IsolationForest's
-    on the nine ODDS sets, where the default is at 2.4 to 2.8 times
+    Its cost grows with the rows times the epochs: 35 to 39 times IsolationForest's
+    on the nine ODDS sets, where the default is at 1.9 to 2.0 times
     (:doc:`benchmarks/results/detect.md </benchmarks/detect>`).
 
     The scores follow scikit-learn's outlier conventions (as
