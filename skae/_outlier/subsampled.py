@@ -62,11 +62,24 @@ def resolve_max_samples(max_samples, n_samples):
 
 
 def draw(rng, n_samples, size, probability):
-    """``size`` distinct row indices (all rows when there are fewer), drawn with
-    ``probability`` (the normalized sample weights) or uniformly."""
+    """``size`` distinct row indices, sorted (all rows when there are fewer),
+    drawn with ``probability`` (the normalized sample weights) or uniformly.
+
+    A uniform draw of a few rows among many keeps the first ``size`` distinct
+    values of a stream of uniform indices (a uniform sample without
+    replacement, as ``rng.choice`` draws, at a cost in ``size`` rather than in
+    ``n_samples``: ``choice`` permutes every row, 4 ms for 370,000 rows).
+    """
     available = n_samples if probability is None else int(np.count_nonzero(probability))
     size = min(size, available)
-    return np.sort(rng.choice(n_samples, size, replace=False, p=probability))
+    if probability is not None or size * 8 > n_samples:
+        return np.sort(rng.choice(n_samples, size, replace=False, p=probability))
+    chosen = np.empty(0, dtype=np.intp)
+    while len(chosen) < size:
+        stream = np.concatenate([chosen, rng.randint(n_samples, size=2 * (size - len(chosen)))])
+        _, first = np.unique(stream, return_index=True)
+        chosen = stream[np.sort(first)]
+    return np.sort(chosen[:size])
 
 
 def _blocks(rng, n_samples, n_blocks, size, probability):
